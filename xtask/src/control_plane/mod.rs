@@ -1,0 +1,281 @@
+//! The local control plane: etcd, kube-apiserver and kube-controller-manager
+//! on loopback, with generated certificates.
+//!
+//! `up` is idempotent, `down` leaves no process behind, and a failed start
+//! prints the tail of the failing component's log and stops what it started.
+
+pub mod binaries;
+pub mod kubeconfig;
+pub mod pki;
+pub mod process;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::paths;
+use crate::progress::{self, step};
+use pki::Pki;
+use process::Managed;
+
+/// The components that `up` starts, in start order (`down` stops them in reverse).
+pub const STARTED: [&str; 3] = ["etcd", "kube-apiserver", "kube-controller-manager"];
+
+/// What `up` chose and `status`/`down` need: written to `state.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    /// etcd's client port.
+    pub etcd_port: u16,
+    /// etcd's peer port.
+    pub etcd_peer_port: u16,
+    /// kube-apiserver's secure port.
+    pub apiserver_port: u16,
+}
+
+impl State {
+    /// The API server's URL.
+    pub fn server(&self) -> String {
+        format!("https://127.0.0.1:{}", self.apiserver_port)
+    }
+
+    fn path() -> PathBuf {
+        paths::control_plane_dir().join("state.json")
+    }
+
+    /// The state of the last `up`, if there is one.
+    pub fn load() -> Option<Self> {
+        let text = std::fs::read_to_string(Self::path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn save(&self) -> Result<()> {
+        std::fs::write(Self::path(), serde_json::to_string_pretty(self)?)?;
+        Ok(())
+    }
+}
+
+/// One managed component by name.
+pub fn component(name: &str) -> Managed {
+    Managed::new(&paths::control_plane_dir(), name)
+}
+
+/// `kubectl` from the cache, pointed at the local cluster's admin kubeconfig.
+pub fn kubectl() -> Command {
+    let mut cmd = Command::new(binaries::binary("kubectl"));
+    cmd.arg("--kubeconfig").arg(paths::kubeconfig());
+    cmd
+}
+
+/// Whether kube-apiserver answers `/readyz` with `ok`.
+pub fn is_ready() -> bool {
+    let mut cmd = kubectl();
+    cmd.args(["get", "--raw", "/readyz", "--request-timeout=2s"]);
+    matches!(progress::output(cmd), Ok(body) if body.trim() == "ok")
+}
+
+/// Boots the control plane, or does nothing when it is already up.
+pub fn up() -> Result<()> {
+    binaries::ensure_built()?;
+    if State::load().is_some() && STARTED.iter().all(|c| component(c).pid().is_some()) && is_ready()
+    {
+        step("Running", format!("control plane is already up; {}", paths::kubeconfig().display()));
+        return Ok(());
+    }
+    // Half a cluster (a crash, a reboot) is cleaned away and started afresh.
+    down_quietly()?;
+    let started = Instant::now();
+    if let Err(err) = boot() {
+        let _ = down_quietly();
+        return Err(err);
+    }
+    step(
+        "Ready",
+        format!(
+            "control plane in {}; export KUBECONFIG={}",
+            progress::human(started.elapsed()),
+            paths::kubeconfig().display()
+        ),
+    );
+    Ok(())
+}
+
+fn boot() -> Result<()> {
+    let dir = paths::control_plane_dir();
+    std::fs::create_dir_all(&dir)?;
+    let state = State {
+        etcd_port: process::free_port()?,
+        etcd_peer_port: process::free_port()?,
+        apiserver_port: process::free_port()?,
+    };
+    state.save()?;
+
+    step("Generating", "certificates (cluster CA, front-proxy CA, service-account key)");
+    let pki = Pki::at(dir.join("pki"));
+    pki.generate()?;
+    kubeconfig::write(
+        &paths::kubeconfig(),
+        &kubeconfig::render(&state.server(), &pki, "admin", "admin")?,
+    )?;
+    let kcm_kubeconfig = dir.join("controller-manager.kubeconfig");
+    kubeconfig::write(
+        &kcm_kubeconfig,
+        &kubeconfig::render(
+            &state.server(),
+            &pki,
+            "system:kube-controller-manager",
+            "controller-manager",
+        )?,
+    )?;
+
+    start_etcd(&state)?;
+    start_apiserver(&state, &pki)?;
+    start_controller_manager(&pki, &kcm_kubeconfig)?;
+    Ok(())
+}
+
+fn start_etcd(state: &State) -> Result<()> {
+    let data = paths::control_plane_dir().join("etcd-data");
+    let peer = format!("http://127.0.0.1:{}", state.etcd_peer_port);
+    let client = format!("http://127.0.0.1:{}", state.etcd_port);
+    let mut cmd = Command::new(binaries::binary("etcd"));
+    cmd.arg("--name=primary-all")
+        .arg(format!("--data-dir={}", data.display()))
+        .arg(format!("--listen-client-urls={client}"))
+        .arg(format!("--advertise-client-urls={client}"))
+        .arg(format!("--listen-peer-urls={peer}"))
+        .arg(format!("--initial-advertise-peer-urls={peer}"))
+        .arg(format!("--initial-cluster=primary-all={peer}"))
+        .arg("--unsafe-no-fsync=true")
+        .arg("--log-level=warn");
+    let etcd = component("etcd");
+    step("Starting", format!("etcd on 127.0.0.1:{}", state.etcd_port));
+    etcd.start(cmd)?;
+    etcd.wait_until(Duration::from_secs(30), || {
+        process::http_get(state.etcd_port, "/health")
+            .is_some_and(|r| r.contains("\"health\":\"true\""))
+    })?;
+    Ok(())
+}
+
+fn start_apiserver(state: &State, pki: &Pki) -> Result<()> {
+    let file = |f: &str| pki.path(f).display().to_string();
+    let mut cmd = Command::new(binaries::binary("kube-apiserver"));
+    cmd.arg(format!("--etcd-servers=http://127.0.0.1:{}", state.etcd_port))
+        .arg(format!("--secure-port={}", state.apiserver_port))
+        .arg("--bind-address=127.0.0.1")
+        .arg("--advertise-address=127.0.0.1")
+        .arg(format!("--tls-cert-file={}", file("apiserver.crt")))
+        .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
+        .arg(format!("--client-ca-file={}", file("ca.crt")))
+        .arg("--authorization-mode=RBAC")
+        .arg("--service-cluster-ip-range=10.0.0.0/24")
+        .arg("--service-account-issuer=https://kubernetes.default.svc")
+        .arg(format!("--service-account-key-file={}", file("sa.pub")))
+        .arg(format!("--service-account-signing-key-file={}", file("sa.key")))
+        .arg("--allow-privileged=true")
+        // The aggregation layer: kube-apiserver proxies to extension servers
+        // with the front-proxy client certificate and X-Remote-* headers.
+        .arg(format!("--requestheader-client-ca-file={}", file("front-proxy-ca.crt")))
+        .arg(format!("--requestheader-allowed-names={}", pki::FRONT_PROXY_CLIENT_CN))
+        .arg("--requestheader-username-headers=X-Remote-User")
+        .arg("--requestheader-uid-headers=X-Remote-Uid")
+        .arg("--requestheader-group-headers=X-Remote-Group")
+        .arg("--requestheader-extra-headers-prefix=X-Remote-Extra-")
+        .arg(format!("--proxy-client-cert-file={}", file("front-proxy-client.crt")))
+        .arg(format!("--proxy-client-key-file={}", file("front-proxy-client.key")));
+    let apiserver = component("kube-apiserver");
+    step("Starting", format!("kube-apiserver on 127.0.0.1:{}", state.apiserver_port));
+    apiserver.start(cmd)?;
+    let took = apiserver.wait_until(Duration::from_secs(90), is_ready)?;
+    step("Ready", format!("kube-apiserver /readyz ok after {}", progress::human(took)));
+    Ok(())
+}
+
+fn start_controller_manager(pki: &Pki, kubeconfig: &std::path::Path) -> Result<()> {
+    let controllers = [
+        "garbage-collector-controller",
+        "deployment-controller",
+        "replicaset-controller",
+        "namespace-controller",
+        "serviceaccount-controller",
+        "serviceaccount-token-controller",
+        "root-ca-certificate-publisher-controller",
+    ];
+    let mut cmd = Command::new(binaries::binary("kube-controller-manager"));
+    cmd.arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .arg("--leader-elect=false")
+        .arg("--secure-port=0")
+        .arg(format!("--controllers={}", controllers.join(",")))
+        .arg(format!("--service-account-private-key-file={}", pki.path("sa.key").display()))
+        .arg(format!("--root-ca-file={}", pki.path("ca.crt").display()));
+    let kcm = component("kube-controller-manager");
+    step("Starting", "kube-controller-manager (garbage collector, deployments, namespaces, …)");
+    kcm.start(cmd)?;
+    // It has no health port here (--secure-port=0); it is ready when the
+    // default namespace has the ServiceAccount its controller creates.
+    kcm.wait_until(Duration::from_secs(60), || {
+        let mut get = kubectl();
+        get.args(["get", "serviceaccount", "default", "-n", "default", "-o", "name"]);
+        progress::output(get).is_ok()
+    })?;
+    Ok(())
+}
+
+/// Stops every component and removes the cluster's state (not its logs).
+pub fn down() -> Result<()> {
+    let stopped = down_quietly()?;
+    if stopped.is_empty() {
+        step("Stopped", "nothing: the control plane was not running");
+    } else {
+        step("Stopped", stopped.join(", "));
+    }
+    Ok(())
+}
+
+fn down_quietly() -> Result<Vec<String>> {
+    let mut stopped = Vec::new();
+    for name in STARTED.iter().rev() {
+        let managed = component(name);
+        if managed.pid().is_some() {
+            stopped.push(name.to_string());
+        }
+        managed.stop(Duration::from_secs(15))?;
+    }
+    let dir = paths::control_plane_dir();
+    for leftover in ["etcd-data", "pki", "pids", "state.json", "kubeconfig", "controller-manager.kubeconfig"]
+    {
+        let path = dir.join(leftover);
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("failed to remove {}", path.display()))?;
+        } else if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(stopped)
+}
+
+/// Prints what runs, and whether kube-apiserver is ready.
+pub fn status() -> Result<()> {
+    let Some(state) = State::load() else {
+        println!("control plane: down");
+        return Ok(());
+    };
+    for name in STARTED {
+        match component(name).pid() {
+            Some(pid) => println!("{name:<24} running (pid {pid})"),
+            None => println!("{name:<24} stopped"),
+        }
+    }
+    println!("{:<24} {}", "server", state.server());
+    println!("{:<24} {}", "kubeconfig", paths::kubeconfig().display());
+    let ready = is_ready();
+    println!("{:<24} {}", "readyz", if ready { "ok" } else { "not ready" });
+    if !ready {
+        bail!("the control plane is not ready");
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Certificates for the local control plane, generated with rcgen.
+//!
+//! Three independent authorities, as in a kubeadm cluster:
+//! * the cluster CA signs the API server's serving certificate and the client
+//!   certificates of the admin and of kube-controller-manager;
+//! * the front-proxy CA signs only the client certificate with which
+//!   kube-apiserver proxies to aggregated API servers, so that an extension
+//!   server trusts exactly that one caller for its `X-Remote-*` headers;
+//! * the service-account key signs and verifies ServiceAccount tokens.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+
+/// The CN the front-proxy client certificate carries; kube-apiserver lists it
+/// in `--requestheader-allowed-names`, and extension servers check it.
+pub const FRONT_PROXY_CLIENT_CN: &str = "front-proxy-client";
+
+/// Paths of every PEM file the control plane reads, below one directory.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    /// The PKI below `dir` (see [`Pki::generate`]).
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// A file below the PKI directory.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// Generates every certificate and key the control plane needs.
+    pub fn generate(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("failed to create {}", self.dir.display()))?;
+
+        let cluster_ca = new_ca("primary-all-cluster-ca")?;
+        write(&self.dir, "ca.crt", &cluster_ca.pem())?;
+
+        let serving = leaf(
+            "kube-apiserver",
+            &[],
+            &["localhost", "127.0.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
+        write_signed(&self.dir, "apiserver", serving, &cluster_ca)?;
+
+        let admin = leaf("admin", &["system:masters"], &[], ExtendedKeyUsagePurpose::ClientAuth)?;
+        write_signed(&self.dir, "admin", admin, &cluster_ca)?;
+
+        let controller_manager = leaf(
+            "system:kube-controller-manager",
+            &["system:masters"],
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        write_signed(&self.dir, "controller-manager", controller_manager, &cluster_ca)?;
+
+        let front_proxy_ca = new_ca("primary-all-front-proxy-ca")?;
+        write(&self.dir, "front-proxy-ca.crt", &front_proxy_ca.pem())?;
+        let front_proxy_client =
+            leaf(FRONT_PROXY_CLIENT_CN, &[], &[], ExtendedKeyUsagePurpose::ClientAuth)?;
+        write_signed(&self.dir, "front-proxy-client", front_proxy_client, &front_proxy_ca)?;
+
+        let service_accounts = KeyPair::generate()?;
+        write(&self.dir, "sa.key", &service_accounts.serialize_pem())?;
+        write(&self.dir, "sa.pub", &service_accounts.public_key_pem())?;
+        Ok(())
+    }
+}
+
+/// A self-signed certificate authority.
+fn new_ca(common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(CertifiedIssuer::self_signed(params, KeyPair::generate()?)?)
+}
+
+/// A leaf certificate's parameters and key: CN is the Kubernetes user name,
+/// each O a group, SANs are DNS names or IP addresses.
+fn leaf(
+    common_name: &str,
+    organizations: &[&str],
+    subject_alt_names: &[&str],
+    usage: ExtendedKeyUsagePurpose,
+) -> Result<(CertificateParams, KeyPair)> {
+    let sans: Vec<String> = subject_alt_names.iter().map(|s| s.to_string()).collect();
+    let mut params = CertificateParams::new(sans)?;
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    for org in organizations {
+        params.distinguished_name.push(DnType::OrganizationName, *org);
+    }
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![usage];
+    Ok((params, KeyPair::generate()?))
+}
+
+fn write_signed(
+    dir: &Path,
+    stem: &str,
+    (params, key): (CertificateParams, KeyPair),
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+) -> Result<()> {
+    let cert = params.signed_by(&key, issuer)?;
+    write(dir, &format!("{stem}.crt"), &cert.pem())?;
+    write(dir, &format!("{stem}.key"), &key.serialize_pem())
+}
+
+fn write(dir: &Path, file: &str, contents: &str) -> Result<()> {
+    let path = dir.join(file);
+    std::fs::write(&path, contents).with_context(|| format!("failed to write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_every_file_once() {
+        let dir = std::env::temp_dir().join(format!("primary-all-pki-{}", std::process::id()));
+        let pki = Pki::at(&dir);
+        pki.generate().unwrap();
+        for file in ["ca.crt", "apiserver.key", "admin.crt", "front-proxy-client.key", "sa.pub"] {
+            assert!(pki.path(file).is_file(), "{file} was not written");
+        }
+        let ca = std::fs::read_to_string(pki.path("front-proxy-ca.crt")).unwrap();
+        let cluster_ca = std::fs::read_to_string(pki.path("ca.crt")).unwrap();
+        assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert_ne!(ca, cluster_ca, "the front proxy must have its own CA");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,195 @@
+//! Starting, watching and stopping the control plane's processes.
+//!
+//! Each process runs in its own process group (so that Ctrl-C on `cargo xtask
+//! demo` does not take the cluster down with it), logs to
+//! `target/control-plane/logs/<name>.log` and leaves its pid in
+//! `target/control-plane/pids/<name>.pid`, which is all `down` needs.
+
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A process started by `cluster up`, known by name.
+#[derive(Debug, Clone)]
+pub struct Managed {
+    /// The component name, which names its log and pid files.
+    pub name: String,
+    /// Where its pid and log files live.
+    pub dir: PathBuf,
+}
+
+impl Managed {
+    /// The process called `name` whose state lives below `dir`.
+    pub fn new(dir: &Path, name: &str) -> Self {
+        Self { name: name.to_string(), dir: dir.to_path_buf() }
+    }
+
+    /// Its log file.
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("logs").join(format!("{}.log", self.name))
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.dir.join("pids").join(format!("{}.pid", self.name))
+    }
+
+    /// Starts `cmd` in the background, detached from this process group.
+    pub fn start(&self, mut cmd: Command) -> Result<u32> {
+        std::fs::create_dir_all(self.dir.join("logs"))?;
+        std::fs::create_dir_all(self.dir.join("pids"))?;
+        let log = File::create(self.log())
+            .with_context(|| format!("failed to create {}", self.log().display()))?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("failed to start {}: {cmd:?}", self.name))?;
+        std::fs::write(self.pid_file(), child.id().to_string())?;
+        Ok(child.id())
+    }
+
+    /// The pid of the running process, if it is running.
+    pub fn pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()?;
+        is_alive(pid).then_some(pid)
+    }
+
+    /// Stops the process: SIGTERM, then SIGKILL after `grace`. Removes the pid
+    /// file. Stopping a process that is not running is not an error.
+    pub fn stop(&self, grace: Duration) -> Result<()> {
+        if let Some(pid) = self.pid() {
+            let target = Pid::from_raw(pid as i32);
+            let _ = kill(target, Signal::SIGTERM);
+            let deadline = Instant::now() + grace;
+            while is_alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if is_alive(pid) {
+                let _ = kill(target, Signal::SIGKILL);
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while is_alive(pid) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            if is_alive(pid) {
+                bail!("{} (pid {pid}) did not stop", self.name);
+            }
+        }
+        let _ = std::fs::remove_file(self.pid_file());
+        Ok(())
+    }
+
+    /// The last `lines` lines of its log, for error messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.log()).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits until `ready` says yes, failing early when the process exits and
+    /// late when `timeout` passes; either failure carries the log's tail.
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<Duration> {
+        let started = Instant::now();
+        loop {
+            if ready() {
+                return Ok(started.elapsed());
+            }
+            if self.pid().is_none() {
+                bail!(
+                    "{} exited during start-up; the end of {}:\n{}",
+                    self.name,
+                    self.log().display(),
+                    self.log_tail(30)
+                );
+            }
+            if started.elapsed() > timeout {
+                bail!(
+                    "{} was not ready after {}s; the end of {}:\n{}",
+                    self.name,
+                    timeout.as_secs(),
+                    self.log().display(),
+                    self.log_tail(30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// Whether a process with this pid exists (and is not a zombie we own).
+fn is_alive(pid: u32) -> bool {
+    if kill(Pid::from_raw(pid as i32), None).is_err() {
+        return false;
+    }
+    // A zombie still answers signal 0; /proc says whether it is one.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => true,
+    }
+}
+
+/// A TCP port on loopback that nothing listens on right now.
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("failed to find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A plain-HTTP GET on loopback (etcd's `/health`); `None` when it cannot connect.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_and_stops_a_process() {
+        let dir = std::env::temp_dir().join(format!("primary-all-proc-{}", std::process::id()));
+        let sleeper = Managed::new(&dir, "sleeper");
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let pid = sleeper.start(cmd).unwrap();
+        assert_eq!(sleeper.pid(), Some(pid));
+        sleeper.stop(Duration::from_secs(5)).unwrap();
+        assert_eq!(sleeper.pid(), None);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_process_that_dies_fails_the_wait_with_its_log() {
+        let dir = std::env::temp_dir().join(format!("primary-all-die-{}", std::process::id()));
+        let dying = Managed::new(&dir, "dying");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'fatal: no etcd'; exit 3"]);
+        dying.start(cmd).unwrap();
+        let err = dying.wait_until(Duration::from_secs(10), || false).unwrap_err();
+        assert!(err.to_string().contains("fatal: no etcd"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn free_ports_are_on_loopback_and_nonzero() {
+        assert_ne!(free_port().unwrap(), 0);
+    }
+}

@@ -1,0 +1,89 @@
+//! primary-all's orchestration, run as `cargo xtask <command>`.
+//!
+//! Builds and boots a real Kubernetes control plane on loopback, runs every
+//! suite against it, and serves the book. The justfile is only a menu over
+//! these commands; the logic lives here, in Rust, with tests.
+
+mod book;
+mod control_plane;
+mod demo;
+mod kind;
+mod paths;
+mod progress;
+mod suites;
+mod tools;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "primary-all's orchestration")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Build, boot, inspect or stop the local control plane (or a kind cluster).
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+    /// Run every suite: unit and doc tests, then the cluster tests against a
+    /// cluster booted for the run.
+    Test {
+        /// Which cluster the cluster tests run against.
+        #[arg(long, value_enum, default_value = "local")]
+        cluster: suites::Cluster,
+    },
+    /// The main job: a cluster, the example Database, what it made, the book.
+    Demo {
+        /// Stop after printing, leaving the cluster up for kubectl.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Build the book into target/book, or serve it.
+    Book {
+        /// Serve on http://127.0.0.1:3000 and rebuild on change.
+        #[arg(long)]
+        serve: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterAction {
+    /// Boot the cluster (idempotent) and write target/control-plane/kubeconfig.
+    Up {
+        /// Create or reuse a kind cluster instead (needs kind and Docker).
+        #[arg(long)]
+        kind: bool,
+    },
+    /// Stop every process and remove the cluster's state.
+    Down {
+        /// Delete the kind cluster instead.
+        #[arg(long)]
+        kind: bool,
+    },
+    /// Show what runs and whether kube-apiserver is ready.
+    Status,
+    /// Build the control-plane binaries into the per-user cache, if missing.
+    Build,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Commands::Cluster { action } => match action {
+            ClusterAction::Up { kind: true } => kind::up(),
+            ClusterAction::Up { kind: false } => control_plane::up(),
+            ClusterAction::Down { kind: true } => kind::down(),
+            ClusterAction::Down { kind: false } => control_plane::down(),
+            ClusterAction::Status => control_plane::status(),
+            ClusterAction::Build => control_plane::binaries::ensure_built().map(drop),
+        },
+        Commands::Test { cluster } => suites::run(cluster),
+        Commands::Demo { no_serve } => demo::run(!no_serve),
+        Commands::Book { serve: true } => book::serve(),
+        Commands::Book { serve: false } => book::build(),
+    }
+}

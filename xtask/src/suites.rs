@@ -1,0 +1,72 @@
+//! `cargo xtask test`: every suite, with the cluster it needs.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+
+use crate::control_plane;
+use crate::kind;
+use crate::paths;
+use crate::progress::{self, step};
+
+/// Which cluster the cluster suites run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Cluster {
+    /// The local control plane, booted for the run and stopped afterwards
+    /// (left running when it was already up).
+    Local,
+    /// The kind cluster `primary-all` (needs kind and a Docker engine).
+    Kind,
+    /// Whatever `KUBECONFIG` points at; nothing is booted or stopped.
+    Existing,
+}
+
+/// Runs the fast suites, then the cluster suites against `cluster`.
+pub fn run(cluster: Cluster) -> Result<()> {
+    step("Testing", "fast suites: unit and doc tests, no cluster");
+    progress::run(cargo_test(&[]))?;
+
+    let (kubeconfig, stop_afterwards) = match cluster {
+        Cluster::Local => {
+            let was_up = control_plane::State::load().is_some() && control_plane::is_ready();
+            control_plane::up()?;
+            (paths::kubeconfig(), !was_up)
+        }
+        Cluster::Kind => {
+            kind::up()?;
+            (kind::kubeconfig(), false)
+        }
+        Cluster::Existing => {
+            let path = std::env::var_os("KUBECONFIG")
+                .map(PathBuf::from)
+                .context("--cluster existing needs KUBECONFIG to point at a cluster")?;
+            (path, false)
+        }
+    };
+
+    step("Testing", format!("cluster suites against {}", kubeconfig.display()));
+    let mut cluster_tests = cargo_test(&["--ignored"]);
+    cluster_tests.env("KUBECONFIG", &kubeconfig);
+    let result = progress::run(cluster_tests);
+
+    if stop_afterwards {
+        control_plane::down()?;
+    }
+    result
+}
+
+/// `cargo test --workspace` with the harness arguments after `--`. Snapshots
+/// are never written in CI: a new or changed one fails the run.
+fn cargo_test(harness_args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(paths::workspace_root())
+        .args(["test", "--workspace", "--locked"])
+        .arg("--")
+        .args(harness_args);
+    if std::env::var_os("CI").is_some() {
+        cmd.env("INSTA_UPDATE", "no");
+    }
+    cmd
+}
