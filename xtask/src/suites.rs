@@ -42,6 +42,10 @@ pub fn run(cluster: Cluster) -> Result<()> {
             let path = std::env::var_os("KUBECONFIG")
                 .map(PathBuf::from)
                 .context("--cluster existing needs KUBECONFIG to point at a cluster")?;
+            // cargo runs each test binary in its package's directory, so a
+            // relative path would point elsewhere there.
+            let path = std::fs::canonicalize(&path)
+                .with_context(|| format!("KUBECONFIG={} does not exist", path.display()))?;
             (path, false)
         }
     };

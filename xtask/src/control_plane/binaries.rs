@@ -129,10 +129,10 @@ fn build_module(module: &str, packages: &[&Component], dir: &Path) -> Result<()>
     Ok(())
 }
 
-/// `go build -o dir/` names a binary after the last element of its package
-/// path; the etcd server's package is its module root, `…/server/v3`.
+/// `go build -o dir/` names a binary after its package path, leaving out a
+/// major-version suffix: the etcd server's package `…/server/v3` becomes `server`.
 fn built_name(component: &Component) -> &'static str {
-    if component.name == "etcd" { "v3" } else { component.name }
+    if component.name == "etcd" { "server" } else { component.name }
 }
 
 fn names(packages: &[&Component]) -> String {

@@ -167,6 +167,9 @@ fn start_apiserver(state: &State, pki: &Pki) -> Result<()> {
         .arg(format!("--secure-port={}", state.apiserver_port))
         .arg("--bind-address=127.0.0.1")
         .arg("--advertise-address=127.0.0.1")
+        // The `kubernetes` Service's endpoints may not be a loopback address,
+        // and nothing here reaches the API server through that Service.
+        .arg("--endpoint-reconciler-type=none")
         .arg(format!("--tls-cert-file={}", file("apiserver.crt")))
         .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
         .arg(format!("--client-ca-file={}", file("ca.crt")))

@@ -1,0 +1,38 @@
+# primary-all's menu. Every recipe is one line that calls `cargo xtask`, where
+# the logic lives (in Rust, with tests).
+
+[private]
+default:
+    @just --list --unsorted
+
+# The main job: a local cluster, the example Database and what it made, the book
+demo:
+    cargo xtask demo
+
+# Every suite: unit and doc tests, then the cluster tests against a fresh control plane
+test:
+    cargo xtask test
+
+# Build the book into target/book and serve it on http://127.0.0.1:3000
+book:
+    cargo xtask book --serve
+
+# Review changed or new insta snapshots
+review:
+    cargo insta review
+
+# Boot the local control plane (idempotent); writes target/control-plane/kubeconfig
+cluster-up:
+    cargo xtask cluster up
+
+# Stop the local control plane; no process is left behind
+cluster-down:
+    cargo xtask cluster down
+
+# Create or reuse the kind cluster `primary-all` (needs kind and a Docker engine)
+kind-up:
+    cargo xtask cluster up --kind
+
+# Run the cluster tests against the kind cluster
+kind-test:
+    cargo xtask test --cluster kind
