@@ -43,6 +43,73 @@ pub struct PrimaryWithSecondaries {
     pub prim_res: DynamicObject,
     /// Its secondaries, each a full object with `apiVersion` and `kind`.
     pub sec_res: SecondaryList,
+    /// Kinds that hold secondaries but are not in `sec_res`, and why: never
+    /// silently incomplete.
+    #[serde(rename = "leftOut", default)]
+    pub left_out: Vec<LeftOut>,
+    /// How many levels of ownerReferences were followed.
+    #[serde(default = "one")]
+    pub depth: u32,
+    /// How the objects were read: `latest` (a quorum read from etcd).
+    #[serde(default)]
+    pub consistency: String,
+    /// The secondaries nested under their owners, with `?view=tree`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<TreeNode>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A kind left out of an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOut {
+    /// The API group (`""` for core).
+    pub group: String,
+    /// The version.
+    pub version: String,
+    /// The kind.
+    pub kind: String,
+    /// The plural resource name.
+    pub resource: String,
+    /// The namespace the check was made in, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Why it was left out.
+    pub reason: LeftOutReason,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+/// Why a kind was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeftOutReason {
+    /// The caller may not `get` objects of this kind there.
+    Forbidden,
+    /// Reading this kind failed.
+    Failed,
+}
+
+/// One node of the `?view=tree` answer: an object and what it owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeNode {
+    /// The object's `apiVersion`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// The object's kind.
+    pub kind: String,
+    /// The object's namespace, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The object's name.
+    pub name: String,
+    /// Why it is below its parent: `ownerReference` or `label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The objects below it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<TreeNode>,
 }
 
 /// A `v1` `List` of secondaries, in the shape `kubectl` prints.

@@ -1,0 +1,260 @@
+//! Putting an answer together: resolve, authorize, read, scan, filter.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::http::Uri;
+use kube::api::{Api, DynamicObject, TypeMeta};
+use primary_all::wire::{LeftOut, LeftOutReason, PrimaryWithSecondaries, SecondaryList, TreeNode};
+
+use crate::authn::UserInfo;
+use crate::discovery::{self, Catalog, Kind};
+use crate::error::AppError;
+use crate::request::{self, PrimaryRef, View};
+use crate::secondaries::{self, Secondary};
+use crate::{AppState, PREFIX, Strategy, authz};
+
+/// Answers one primary route for `user`.
+///
+/// # Errors
+///
+/// A `Status`-shaped [`AppError`]: 400 for a bad path or query, 403 when the
+/// caller may not read the primary, 404 for an unknown kind or a missing
+/// primary, 503 when kube-apiserver cannot be reached.
+pub async fn answer(state: &AppState, user: &UserInfo, uri: &Uri) -> Result<PrimaryWithSecondaries, AppError> {
+    let rest = uri.path().strip_prefix(PREFIX).unwrap_or_default().trim_start_matches('/');
+    let wanted = request::parse_path(rest)?;
+    let params = request::parse_params(uri.query())?;
+    let mut api_calls: u32 = 0;
+
+    let catalog = catalog(state, &mut api_calls).await?;
+    let kind = resolve(state, catalog.clone(), &wanted, &mut api_calls).await?;
+    let catalog = state.discovery.get().await.filter(|_| state.strategy == Strategy::Scan).unwrap_or(catalog);
+    let namespace = check_scope(&kind, &wanted)?;
+
+    let decision = state
+        .authorizer
+        .can_get(user, &kind, namespace.as_deref(), Some(&wanted.name))
+        .await
+        .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+    api_calls += decision.api_calls;
+    if !decision.allowed {
+        return Err(AppError::Forbidden(authz::forbidden_message(user, &kind, namespace.as_deref(), &wanted.name)));
+    }
+
+    let primary = read_primary(state, &kind, namespace.as_deref(), &wanted.name).await?;
+    api_calls += 1;
+    tracing::Span::current().record("primary", format!("{}/{}", kind.qualified_resource(), wanted.name));
+
+    let scan = secondaries::scan(&state.client, &catalog, &primary, params.depth).await;
+    api_calls += scan.api_calls;
+    let (mut visible, mut left_out, sar_calls) = authorize(state, user, scan.secondaries).await?;
+    // LISTs finish in any order; answers do not.
+    visible.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    api_calls += sar_calls;
+    left_out.extend(scan.failed.into_iter().filter(|l| holds_nothing_visible(l, &visible)));
+
+    tracing::Span::current().record("secondaries", visible.len());
+    tracing::Span::current().record("api_calls", api_calls);
+    state.metrics.api_calls.observe(f64::from(api_calls));
+    state.metrics.api_calls_total.inc_by(u64::from(api_calls));
+
+    let tree = (params.view == View::Tree).then(|| tree(&primary, &visible));
+    Ok(PrimaryWithSecondaries {
+        api_version: primary_all::wire::API_VERSION.to_string(),
+        kind: primary_all::wire::KIND.to_string(),
+        prim_res: strip(primary),
+        sec_res: SecondaryList::new(visible.into_iter().map(|s| strip(s.object)).collect()),
+        left_out,
+        depth: params.depth,
+        consistency: "latest".to_string(),
+        tree,
+    })
+}
+
+/// The catalog to resolve and scan with: the cached one, or (the seed's
+/// `list-all`) a fresh discovery for this request alone.
+async fn catalog(state: &AppState, api_calls: &mut u32) -> Result<Arc<Catalog>, AppError> {
+    match state.strategy {
+        Strategy::Scan => match state.discovery.get().await {
+            Some(catalog) => Ok(catalog),
+            None => Err(AppError::Unavailable("discovery has not completed yet; try again shortly".to_string())),
+        },
+        Strategy::ListAll => {
+            let catalog = discovery::discover(&state.client)
+                .await
+                .map_err(|e| AppError::from_kube("failed to discover the cluster's kinds", e))?;
+            // Aggregated discovery: one request for /api and one for /apis.
+            *api_calls += 2;
+            Ok(Arc::new(catalog))
+        }
+    }
+}
+
+/// Resolves the kind; an unknown one triggers one rate-limited rediscovery,
+/// because a CRD may have been created a moment ago.
+async fn resolve(state: &AppState, catalog: Arc<Catalog>, wanted: &PrimaryRef, api_calls: &mut u32) -> Result<Kind, AppError> {
+    if let Some(kind) = catalog.resolve(wanted) {
+        return Ok(kind);
+    }
+    if state.strategy == Strategy::Scan {
+        if let Ok(Some(fresh)) = state.discovery.refresh_if_stale().await {
+            *api_calls += 2;
+            if let Some(kind) = fresh.resolve(wanted) {
+                return Ok(kind);
+            }
+        }
+    }
+    let group = if wanted.group.is_empty() { "core".to_string() } else { wanted.group.clone() };
+    let version = wanted.version.as_deref().map(|v| format!("/{v}")).unwrap_or_default();
+    Err(AppError::NotFound(format!(
+        "the server doesn't have a resource type \"{}\" in {group}{version}",
+        wanted.kind
+    )))
+}
+
+/// A namespaced kind needs a namespace, a cluster-scoped one must have none.
+fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppError> {
+    match (kind.is_namespaced(), &wanted.namespace) {
+        (true, Some(ns)) => Ok(Some(ns.clone())),
+        (false, None) => Ok(None),
+        (true, None) => Err(AppError::BadRequest(format!(
+            "{} is namespaced: name a namespace, as in {PREFIX}/namespaces/{{namespace}}/{}/{}",
+            kind.qualified_resource(),
+            kind.qualified_resource(),
+            wanted.name
+        ))),
+        (false, Some(_)) => Err(AppError::BadRequest(format!(
+            "{} is cluster-scoped: leave the namespace out, as in {PREFIX}/{}/{}",
+            kind.qualified_resource(),
+            kind.qualified_resource(),
+            wanted.name
+        ))),
+    }
+}
+
+/// Reads the primary with a quorum read (a GET without resourceVersion goes
+/// to etcd): this is what "latest" means.
+async fn read_primary(state: &AppState, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<DynamicObject, AppError> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(state.client.clone(), ns, &kind.resource),
+        None => Api::all_with(state.client.clone(), &kind.resource),
+    };
+    let mut primary = api.get(name).await.map_err(|e| match e {
+        kube::Error::Api(status) if status.is_not_found() => {
+            AppError::NotFound(format!("{} \"{name}\" not found", kind.qualified_resource()))
+        }
+        other => AppError::from_kube(format!("failed to read {} {name:?}", kind.qualified_resource()), other),
+    })?;
+    primary.types = Some(TypeMeta { api_version: kind.resource.api_version.clone(), kind: kind.resource.kind.clone() });
+    Ok(primary)
+}
+
+/// Keeps the secondaries of kinds the caller may `get` (per namespace), and
+/// names the others as left out.
+async fn authorize(
+    state: &AppState,
+    user: &UserInfo,
+    found: Vec<Secondary>,
+) -> Result<(Vec<Secondary>, Vec<LeftOut>, u32), AppError> {
+    let mut decisions: HashMap<(String, String, Option<String>), bool> = HashMap::new();
+    let mut left_out: BTreeMap<(String, String, Option<String>), LeftOut> = BTreeMap::new();
+    let mut api_calls = 0;
+    let mut visible = Vec::new();
+    for secondary in found {
+        let namespace = secondary.object.metadata.namespace.clone();
+        let key = (secondary.kind.resource.group.clone(), secondary.kind.resource.plural.clone(), namespace.clone());
+        let allowed = match decisions.get(&key) {
+            Some(allowed) => *allowed,
+            None => {
+                let decision = state
+                    .authorizer
+                    .can_get(user, &secondary.kind, namespace.as_deref(), None)
+                    .await
+                    .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+                api_calls += decision.api_calls;
+                decisions.insert(key.clone(), decision.allowed);
+                decision.allowed
+            }
+        };
+        if allowed {
+            visible.push(secondary);
+        } else {
+            left_out.entry(key).or_insert_with(|| LeftOut {
+                group: secondary.kind.resource.group.clone(),
+                version: secondary.kind.resource.version.clone(),
+                kind: secondary.kind.resource.kind.clone(),
+                resource: secondary.kind.resource.plural.clone(),
+                namespace: namespace.clone(),
+                reason: LeftOutReason::Forbidden,
+                message: format!(
+                    "User \"{}\" cannot get resource \"{}\" in API group \"{}\"{}",
+                    user.name,
+                    secondary.kind.resource.plural,
+                    secondary.kind.resource.group,
+                    namespace.as_deref().map(|ns| format!(" in the namespace \"{ns}\"")).unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok((visible, left_out.into_values().collect(), api_calls))
+}
+
+fn sort_key(s: &Secondary) -> (u32, &str, &str, Option<&str>, Option<&str>) {
+    (
+        s.level,
+        s.kind.resource.group.as_str(),
+        s.kind.resource.kind.as_str(),
+        s.object.metadata.namespace.as_deref(),
+        s.object.metadata.name.as_deref(),
+    )
+}
+
+/// A failed LIST is worth reporting unless the caller sees objects of that kind anyway.
+fn holds_nothing_visible(left: &LeftOut, visible: &[Secondary]) -> bool {
+    !visible.iter().any(|s| s.kind.resource.group == left.group && s.kind.resource.plural == left.resource)
+}
+
+/// Drops `managedFields`: bookkeeping of field owners that no reader of an
+/// answer wants, and often half of an object's size.
+fn strip(mut object: DynamicObject) -> DynamicObject {
+    object.metadata.managed_fields = None;
+    object
+}
+
+/// The secondaries nested under their owners. A secondary whose owner the
+/// caller may not see hangs under its nearest visible ancestor.
+pub fn tree(primary: &DynamicObject, visible: &[Secondary]) -> TreeNode {
+    let primary_uid = primary.metadata.uid.clone().unwrap_or_default();
+    let mut children: HashMap<String, Vec<&Secondary>> = HashMap::new();
+    let visible_uids: std::collections::HashSet<String> =
+        visible.iter().filter_map(|s| s.object.metadata.uid.clone()).collect();
+    for secondary in visible {
+        let parent = if secondary.parent_uid == primary_uid || visible_uids.contains(&secondary.parent_uid) {
+            secondary.parent_uid.clone()
+        } else {
+            primary_uid.clone()
+        };
+        children.entry(parent).or_default().push(secondary);
+    }
+    fn node(object: &DynamicObject, link: Option<&str>, children: &HashMap<String, Vec<&Secondary>>) -> TreeNode {
+        let uid = object.metadata.uid.clone().unwrap_or_default();
+        let mut kids: Vec<TreeNode> = children
+            .get(&uid)
+            .into_iter()
+            .flatten()
+            .map(|s| node(&s.object, Some(s.link.as_str()), children))
+            .collect();
+        kids.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+        let types = object.types.clone().unwrap_or_default();
+        TreeNode {
+            api_version: types.api_version,
+            kind: types.kind,
+            namespace: object.metadata.namespace.clone(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            link: link.map(str::to_string),
+            children: kids,
+        }
+    }
+    node(primary, None, &children)
+}

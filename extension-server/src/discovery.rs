@@ -1,0 +1,264 @@
+//! What kinds the cluster serves: discovery, cached and refreshed in the
+//! background instead of fetched for every request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::Discovery;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope, verbs};
+use tokio::sync::RwLock;
+
+use crate::request::PrimaryRef;
+
+/// How often the catalog is refreshed even when nothing asks for it.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// The least time between two refreshes forced by an unknown kind, so that a
+/// stream of requests for a kind that does not exist costs no discovery storm.
+pub const MIN_FORCED_REFRESH: Duration = Duration::from_secs(2);
+
+/// One kind the cluster serves, at one version.
+#[derive(Debug, Clone)]
+pub struct Kind {
+    /// Group, version, kind and plural.
+    pub resource: ApiResource,
+    /// Scope and verbs.
+    pub capabilities: ApiCapabilities,
+}
+
+impl Kind {
+    /// Whether objects of this kind live in namespaces.
+    pub fn is_namespaced(&self) -> bool {
+        matches!(self.capabilities.scope, Scope::Namespaced)
+    }
+
+    /// `databases.example.com`, or `secrets` for the core group, as kubectl
+    /// spells a resource.
+    pub fn qualified_resource(&self) -> String {
+        if self.resource.group.is_empty() {
+            self.resource.plural.clone()
+        } else {
+            format!("{}.{}", self.resource.plural, self.resource.group)
+        }
+    }
+}
+
+/// A snapshot of discovery.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Every kind at every served version.
+    all: Vec<Kind>,
+    /// Every kind once, at its group's preferred version, that supports LIST:
+    /// what a scan for secondaries reads.
+    listable: Vec<Kind>,
+}
+
+impl Catalog {
+    /// Builds a catalog from kube's discovery result. The server's own group
+    /// is left out: it holds no objects.
+    pub fn from_discovery(discovery: &Discovery) -> Self {
+        let mut all = Vec::new();
+        let mut listable = Vec::new();
+        for group in discovery.groups() {
+            if group.name() == primary_all::wire::GROUP {
+                continue;
+            }
+            for version in group.versions() {
+                for (resource, capabilities) in group.versioned_resources(version) {
+                    all.push(Kind { resource, capabilities });
+                }
+            }
+            for (resource, capabilities) in group.recommended_resources() {
+                if capabilities.supports_operation(verbs::LIST) {
+                    listable.push(Kind { resource, capabilities });
+                }
+            }
+        }
+        Self { all, listable }
+    }
+
+    /// A catalog of the given kinds, for tests of pure logic.
+    pub fn from_kinds(all: Vec<Kind>) -> Self {
+        let listable = all
+            .iter()
+            .filter(|k| k.capabilities.supports_operation(verbs::LIST))
+            .cloned()
+            .collect();
+        Self { all, listable }
+    }
+
+    /// The kinds a scan for secondaries lists.
+    pub fn listable(&self) -> &[Kind] {
+        &self.listable
+    }
+
+    /// Resolves a primary's group, version and kind-or-plural (any case).
+    /// Without a version, the group's preferred version wins.
+    pub fn resolve(&self, primary: &PrimaryRef) -> Option<Kind> {
+        let matches = |k: &&Kind| {
+            k.resource.group == primary.group
+                && (k.resource.kind.eq_ignore_ascii_case(&primary.kind)
+                    || k.resource.plural.eq_ignore_ascii_case(&primary.kind))
+        };
+        match &primary.version {
+            Some(version) => {
+                self.all.iter().filter(matches).find(|k| &k.resource.version == version).cloned()
+            }
+            None => self
+                .listable
+                .iter()
+                .find(matches)
+                .or_else(|| self.all.iter().find(matches))
+                .cloned(),
+        }
+    }
+
+    /// How many kinds the catalog knows, at every version.
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// Whether discovery found nothing.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+}
+
+/// Runs discovery once: one request per group version.
+///
+/// # Errors
+///
+/// When kube-apiserver cannot be reached or answers discovery with an error.
+pub async fn discover(client: &kube::Client) -> Result<Catalog, kube::Error> {
+    let discovery = Discovery::new(client.clone()).run_aggregated().await?;
+    Ok(Catalog::from_discovery(&discovery))
+}
+
+/// The catalog shared by every request, refreshed in the background and on
+/// demand when a request names a kind it does not know (a CRD just created).
+/// (Not `Debug`: kube's `Client` is not.)
+pub struct DiscoveryCache {
+    client: kube::Client,
+    current: RwLock<Option<(Arc<Catalog>, Instant)>>,
+}
+
+impl DiscoveryCache {
+    /// An empty cache; [`DiscoveryCache::refresh`] fills it.
+    pub fn new(client: kube::Client) -> Self {
+        Self { client, current: RwLock::new(None) }
+    }
+
+    /// The current catalog, if discovery has run.
+    pub async fn get(&self) -> Option<Arc<Catalog>> {
+        self.current.read().await.as_ref().map(|(catalog, _)| catalog.clone())
+    }
+
+    /// Runs discovery and replaces the catalog.
+    ///
+    /// # Errors
+    ///
+    /// When discovery fails; the old catalog stays in place.
+    pub async fn refresh(&self) -> Result<Arc<Catalog>, kube::Error> {
+        let catalog = Arc::new(discover(&self.client).await?);
+        tracing::debug!(kinds = catalog.len(), "discovery refreshed");
+        *self.current.write().await = Some((catalog.clone(), Instant::now()));
+        Ok(catalog)
+    }
+
+    /// Refreshes unless the catalog is younger than [`MIN_FORCED_REFRESH`];
+    /// returns the catalog to use either way.
+    pub async fn refresh_if_stale(&self) -> Result<Option<Arc<Catalog>>, kube::Error> {
+        let fresh = matches!(&*self.current.read().await, Some((_, at)) if at.elapsed() < MIN_FORCED_REFRESH);
+        if fresh {
+            return Ok(self.get().await);
+        }
+        self.refresh().await.map(Some)
+    }
+
+    /// Refreshes every [`REFRESH_EVERY`] until the task is dropped.
+    pub async fn run_refresh_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(err) = self.refresh().await {
+                tracing::warn!(error = %err, "discovery refresh failed; keeping the old catalog");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A kind for tests: `("apps", "v1", "Deployment", "deployments", true)`.
+    pub fn kind(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool) -> Kind {
+        Kind {
+            resource: ApiResource {
+                group: group.to_string(),
+                version: version.to_string(),
+                api_version: if group.is_empty() {
+                    version.to_string()
+                } else {
+                    format!("{group}/{version}")
+                },
+                kind: kind.to_string(),
+                plural: plural.to_string(),
+            },
+            capabilities: ApiCapabilities {
+                scope: if namespaced { Scope::Namespaced } else { Scope::Cluster },
+                subresources: vec![],
+                operations: vec!["get".to_string(), "list".to_string(), "watch".to_string()],
+            },
+        }
+    }
+
+    fn primary(group: &str, version: Option<&str>, kind: &str) -> PrimaryRef {
+        PrimaryRef {
+            group: group.to_string(),
+            version: version.map(str::to_string),
+            kind: kind.to_string(),
+            namespace: Some("default".to_string()),
+            name: "x".to_string(),
+        }
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::from_kinds(vec![
+            kind("", "v1", "Secret", "secrets", true),
+            kind("example.com", "v1", "Database", "databases", true),
+            kind("example.com", "v1beta1", "Database", "databases", true),
+        ])
+    }
+
+    #[test]
+    fn resolves_kind_or_plural_in_any_case() {
+        let catalog = catalog();
+        for name in ["Database", "database", "DATABASES", "databases"] {
+            let found = catalog.resolve(&primary("example.com", Some("v1"), name)).unwrap();
+            assert_eq!(found.resource.kind, "Database", "{name}");
+        }
+    }
+
+    #[test]
+    fn resolves_the_version_asked_for() {
+        let found = catalog().resolve(&primary("example.com", Some("v1beta1"), "Database")).unwrap();
+        assert_eq!(found.resource.version, "v1beta1");
+    }
+
+    #[test]
+    fn unknown_kinds_and_versions_resolve_to_nothing() {
+        let catalog = catalog();
+        assert!(catalog.resolve(&primary("example.com", Some("v2"), "Database")).is_none());
+        assert!(catalog.resolve(&primary("example.org", Some("v1"), "Database")).is_none());
+        assert!(catalog.resolve(&primary("", Some("v1"), "Database")).is_none());
+    }
+
+    #[test]
+    fn qualified_resources_read_like_kubectl() {
+        assert_eq!(kind("", "v1", "Secret", "secrets", true).qualified_resource(), "secrets");
+        assert_eq!(
+            kind("apps", "v1", "Deployment", "deployments", true).qualified_resource(),
+            "deployments.apps"
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! Finding a primary's secondaries by scanning every listable kind.
+//!
+//! An object is a secondary of primary P when it carries the label
+//! `primary-all/primary-uid=<P's uid>` or an ownerReference to P; with
+//! `depth > 1`, objects owned by a secondary are secondaries too. There is no
+//! server-side filter for ownerReferences, so a scan lists every kind once
+//! (in the primary's namespace, or everywhere for a cluster-scoped primary)
+//! and walks ownership in memory: one LIST per kind, however deep the walk.
+
+use std::collections::{HashMap, HashSet};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams};
+use primary_all::PRIMARY_UID_LABEL;
+use primary_all::wire::{LeftOut, LeftOutReason};
+
+use crate::discovery::{Catalog, Kind};
+
+/// How many LISTs run at once: enough to hide round trips, few enough not to
+/// trip kube-apiserver's priority and fairness for one request.
+pub const CONCURRENT_LISTS: usize = 16;
+
+/// Why an object is a secondary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// It carries the primary-uid label.
+    Label,
+    /// It has an ownerReference to its parent.
+    OwnerReference,
+}
+
+impl Link {
+    /// The word the tree view shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Label => "label",
+            Self::OwnerReference => "ownerReference",
+        }
+    }
+}
+
+/// One secondary and where it hangs.
+#[derive(Debug, Clone)]
+pub struct Secondary {
+    /// Its kind.
+    pub kind: Kind,
+    /// The full object, with `apiVersion` and `kind` set.
+    pub object: DynamicObject,
+    /// The uid of the object it hangs below (the primary at level 1).
+    pub parent_uid: String,
+    /// Why it hangs there.
+    pub link: Link,
+    /// 1 for direct secondaries, 2 for theirs, and so on.
+    pub level: u32,
+}
+
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The secondaries, level by level.
+    pub secondaries: Vec<Secondary>,
+    /// Kinds whose LIST failed.
+    pub failed: Vec<LeftOut>,
+    /// How many API calls the scan made.
+    pub api_calls: u32,
+}
+
+/// Lists every listable kind where secondaries of `primary` can live, then
+/// walks labels and ownerReferences down to `depth` levels.
+pub async fn scan(
+    client: &kube::Client,
+    catalog: &Catalog,
+    primary: &DynamicObject,
+    depth: u32,
+) -> Scan {
+    let namespace = primary.metadata.namespace.clone();
+    let lists = futures::stream::iter(catalog.listable().iter().cloned())
+        .map(|kind| {
+            let client = client.clone();
+            let namespace = namespace.clone();
+            async move {
+                let api: Api<DynamicObject> = match (&namespace, kind.is_namespaced()) {
+                    (Some(ns), true) => Api::namespaced_with(client, ns, &kind.resource),
+                    _ => Api::all_with(client, &kind.resource),
+                };
+                let result = api.list(&ListParams::default()).await;
+                (kind, result)
+            }
+        })
+        .buffer_unordered(CONCURRENT_LISTS)
+        .collect::<Vec<_>>()
+        .await;
+
+    let mut result = Scan { api_calls: lists.len() as u32, ..Scan::default() };
+    let mut objects: Vec<(Kind, DynamicObject)> = Vec::new();
+    for (kind, list) in lists {
+        match list {
+            Ok(list) => {
+                for mut object in list.items {
+                    object.types = Some(kube::api::TypeMeta {
+                        api_version: kind.resource.api_version.clone(),
+                        kind: kind.resource.kind.clone(),
+                    });
+                    objects.push((kind.clone(), object));
+                }
+            }
+            Err(err) => result.failed.push(left_out(&kind, namespace.as_deref(), &err)),
+        }
+    }
+    result.secondaries = walk(primary, objects, depth);
+    result
+}
+
+fn left_out(kind: &Kind, namespace: Option<&str>, err: &kube::Error) -> LeftOut {
+    let reason = match err {
+        kube::Error::Api(status) if status.is_forbidden() => LeftOutReason::Forbidden,
+        _ => LeftOutReason::Failed,
+    };
+    LeftOut {
+        group: kind.resource.group.clone(),
+        version: kind.resource.version.clone(),
+        kind: kind.resource.kind.clone(),
+        resource: kind.resource.plural.clone(),
+        namespace: namespace.filter(|_| kind.is_namespaced()).map(str::to_string),
+        reason,
+        message: format!("failed to list {}: {err}", kind.qualified_resource()),
+    }
+}
+
+/// Walks labels (level 1 only) and ownerReferences (every level) from the
+/// primary down to `depth`, in memory. Each object appears once, at the
+/// first level that reaches it; the primary itself never appears.
+pub fn walk(primary: &DynamicObject, objects: Vec<(Kind, DynamicObject)>, depth: u32) -> Vec<Secondary> {
+    let Some(primary_uid) = primary.metadata.uid.clone() else {
+        return Vec::new();
+    };
+    // Index once: owner uid → objects it owns.
+    let mut owned_by: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, (_, object)) in objects.iter().enumerate() {
+        for owner in object.metadata.owner_references.iter().flatten() {
+            owned_by.entry(owner.uid.clone()).or_default().push(i);
+        }
+    }
+    let mut seen: HashSet<String> = HashSet::from([primary_uid.clone()]);
+    let mut found = Vec::new();
+    let mut take = |i: usize, parent: &str, link: Link, level: u32, found: &mut Vec<Secondary>| {
+        let (kind, object) = &objects[i];
+        let uid = object.metadata.uid.clone().unwrap_or_default();
+        if seen.insert(uid) {
+            found.push(Secondary {
+                kind: kind.clone(),
+                object: object.clone(),
+                parent_uid: parent.to_string(),
+                link,
+                level,
+            });
+            true
+        } else {
+            false
+        }
+    };
+
+    // Level 1: owned by the primary, or labelled with its uid.
+    for &i in owned_by.get(&primary_uid).into_iter().flatten() {
+        take(i, &primary_uid, Link::OwnerReference, 1, &mut found);
+    }
+    for (i, (_, object)) in objects.iter().enumerate() {
+        let labelled = object
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(PRIMARY_UID_LABEL))
+            .is_some_and(|v| *v == primary_uid);
+        if labelled {
+            take(i, &primary_uid, Link::Label, 1, &mut found);
+        }
+    }
+    // Deeper levels: owned by something found one level up.
+    let mut frontier_start = 0;
+    for level in 2..=depth {
+        let frontier: Vec<String> = found[frontier_start..]
+            .iter()
+            .filter_map(|s| s.object.metadata.uid.clone())
+            .collect();
+        frontier_start = found.len();
+        for parent in &frontier {
+            for &i in owned_by.get(parent).into_iter().flatten() {
+                take(i, parent, Link::OwnerReference, level, &mut found);
+            }
+        }
+        if found.len() == frontier_start {
+            break;
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::tests::kind;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    fn object(name: &str, uid: &str, owner: Option<&str>, label: Option<&str>) -> DynamicObject {
+        let mut object = DynamicObject::new(name, &kind("", "v1", "ConfigMap", "configmaps", true).resource);
+        object.metadata.uid = Some(uid.to_string());
+        object.metadata.owner_references = owner.map(|o| {
+            vec![OwnerReference { uid: o.to_string(), ..OwnerReference::default() }]
+        });
+        object.metadata.labels =
+            label.map(|l| [(PRIMARY_UID_LABEL.to_string(), l.to_string())].into());
+        object
+    }
+
+    fn with_kind(objects: Vec<DynamicObject>) -> Vec<(Kind, DynamicObject)> {
+        let k = kind("", "v1", "ConfigMap", "configmaps", true);
+        objects.into_iter().map(|o| (k.clone(), o)).collect()
+    }
+
+    fn names(found: &[Secondary]) -> Vec<(String, u32, &'static str)> {
+        found
+            .iter()
+            .map(|s| (s.object.metadata.name.clone().unwrap(), s.level, s.link.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn level_one_is_owned_or_labelled() {
+        let primary = object("db", "p", None, None);
+        let objects = with_kind(vec![
+            object("owned", "a", Some("p"), None),
+            object("labelled", "b", None, Some("p")),
+            object("stranger", "c", None, None),
+            object("other-label", "d", None, Some("q")),
+        ]);
+        let found = walk(&primary, objects, 1);
+        assert_eq!(
+            names(&found),
+            vec![("owned".into(), 1, "ownerReference"), ("labelled".into(), 1, "label")]
+        );
+    }
+
+    #[test]
+    fn depth_follows_owner_references_level_by_level() {
+        let primary = object("deploy", "p", None, None);
+        let objects = with_kind(vec![
+            object("pod", "c", Some("b"), None),
+            object("replicaset", "b", Some("p"), None),
+            object("container-thing", "d", Some("c"), None),
+        ]);
+        assert_eq!(names(&walk(&primary, objects.clone(), 1)), vec![("replicaset".into(), 1, "ownerReference")]);
+        assert_eq!(
+            names(&walk(&primary, objects.clone(), 2)),
+            vec![("replicaset".into(), 1, "ownerReference"), ("pod".into(), 2, "ownerReference")]
+        );
+        assert_eq!(walk(&primary, objects, 10).len(), 3);
+    }
+
+    #[test]
+    fn an_object_appears_once_and_the_primary_never() {
+        let primary = object("db", "p", None, None);
+        let objects = with_kind(vec![
+            object("both", "a", Some("p"), Some("p")),
+            object("db", "p", None, None),
+        ]);
+        let found = walk(&primary, objects, 3);
+        assert_eq!(names(&found), vec![("both".into(), 1, "ownerReference")]);
+    }
+
+    #[test]
+    fn ownership_cycles_terminate() {
+        let primary = object("p", "p", Some("b"), None);
+        let objects = with_kind(vec![object("a", "a", Some("p"), None), object("b", "b", Some("a"), None)]);
+        let found = walk(&primary, objects, 10);
+        assert_eq!(found.len(), 2);
+    }
+}
