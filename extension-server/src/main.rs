@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
         .with(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
             format!("{}=info,tower_http=info,kube=warn", env!("CARGO_CRATE_NAME")).into()
         }))
-        .with(tracing_subscriber::fmt::layer())
+        .with(tracing_subscriber::fmt::layer().with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())))
         .init();
     let args = Args::parse();
     let tls_config = tls::server_config(&args.tls_cert_file, &args.tls_private_key_file)?;

@@ -5,6 +5,7 @@
 //! prints the tail of the failing component's log and stops what it started.
 
 pub mod binaries;
+pub mod extension;
 pub mod kubeconfig;
 pub mod pki;
 pub mod process;
@@ -22,7 +23,8 @@ use pki::Pki;
 use process::Managed;
 
 /// The components that `up` starts, in start order (`down` stops them in reverse).
-pub const STARTED: [&str; 3] = ["etcd", "kube-apiserver", "kube-controller-manager"];
+pub const STARTED: [&str; 4] =
+    ["etcd", "kube-apiserver", "kube-controller-manager", "extension-server"];
 
 /// What `up` chose and `status`/`down` need: written to `state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +35,8 @@ pub struct State {
     pub etcd_peer_port: u16,
     /// kube-apiserver's secure port.
     pub apiserver_port: u16,
+    /// The extension server's HTTPS port.
+    pub extension_port: u16,
 }
 
 impl State {
@@ -109,6 +113,7 @@ fn boot() -> Result<()> {
         etcd_port: process::free_port()?,
         etcd_peer_port: process::free_port()?,
         apiserver_port: process::free_port()?,
+        extension_port: process::free_port()?,
     };
     state.save()?;
 
@@ -133,6 +138,7 @@ fn boot() -> Result<()> {
     start_etcd(&state)?;
     start_apiserver(&state, &pki)?;
     start_controller_manager(&pki, &kcm_kubeconfig)?;
+    extension::register(&state, &pki)?;
     Ok(())
 }
 
@@ -248,8 +254,16 @@ fn down_quietly() -> Result<Vec<String>> {
         managed.stop(Duration::from_secs(15))?;
     }
     let dir = paths::control_plane_dir();
-    for leftover in ["etcd-data", "pki", "pids", "state.json", "kubeconfig", "controller-manager.kubeconfig"]
-    {
+    for leftover in [
+        "etcd-data",
+        "pki",
+        "pids",
+        "state.json",
+        "kubeconfig",
+        "controller-manager.kubeconfig",
+        "extension-server.kubeconfig",
+        "extension-apiservice.yaml",
+    ] {
         let path = dir.join(leftover);
         if path.is_dir() {
             std::fs::remove_dir_all(&path)
@@ -274,6 +288,7 @@ pub fn status() -> Result<()> {
         }
     }
     println!("{:<24} {}", "server", state.server());
+    println!("{:<24} https://127.0.0.1:{}", "extension server", state.extension_port);
     println!("{:<24} {}", "kubeconfig", paths::kubeconfig().display());
     let ready = is_ready();
     println!("{:<24} {}", "readyz", if ready { "ok" } else { "not ready" });

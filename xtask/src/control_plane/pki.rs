@@ -20,6 +20,13 @@ use rcgen::{
 /// in `--requestheader-allowed-names`, and extension servers check it.
 pub const FRONT_PROXY_CLIENT_CN: &str = "front-proxy-client";
 
+/// The name kube-apiserver dials for the APIService's Service; the
+/// extension server's serving certificate must carry it.
+pub const EXTENSION_SERVICE_DNS: &str = "primary-all.primary-all.svc";
+
+/// The user the extension server authenticates as: its ServiceAccount's name.
+pub const EXTENSION_SERVER_USER: &str = "system:serviceaccount:primary-all:primary-all";
+
 /// Paths of every PEM file the control plane reads, below one directory.
 #[derive(Debug, Clone)]
 pub struct Pki {
@@ -69,6 +76,26 @@ impl Pki {
         let front_proxy_client =
             leaf(FRONT_PROXY_CLIENT_CN, &[], &[], ExtendedKeyUsagePurpose::ClientAuth)?;
         write_signed(&self.dir, "front-proxy-client", front_proxy_client, &front_proxy_ca)?;
+
+        // The extension server: its own serving CA (the APIService's
+        // caBundle) and a client identity as its ServiceAccount's user name,
+        // so that the RBAC in extension-server/deploy/ applies unchanged.
+        let extension_ca = new_ca("primary-all-extension-serving-ca")?;
+        write(&self.dir, "extension-ca.crt", &extension_ca.pem())?;
+        let extension_serving = leaf(
+            "primary-all",
+            &[],
+            &[EXTENSION_SERVICE_DNS, "localhost", "127.0.0.1"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
+        write_signed(&self.dir, "extension-serving", extension_serving, &extension_ca)?;
+        let extension_client = leaf(
+            EXTENSION_SERVER_USER,
+            &["system:serviceaccounts", "system:serviceaccounts:primary-all"],
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        write_signed(&self.dir, "extension-client", extension_client, &cluster_ca)?;
 
         let service_accounts = KeyPair::generate()?;
         write(&self.dir, "sa.key", &service_accounts.serialize_pem())?;
