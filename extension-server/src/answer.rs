@@ -188,11 +188,8 @@ async fn authorize(
                 namespace: namespace.clone(),
                 reason: LeftOutReason::Forbidden,
                 message: format!(
-                    "User \"{}\" cannot get resource \"{}\" in API group \"{}\"{}",
-                    user.name,
-                    secondary.kind.resource.plural,
-                    secondary.kind.resource.group,
-                    namespace.as_deref().map(|ns| format!(" in the namespace \"{ns}\"")).unwrap_or_default()
+                    "User \"{}\" cannot get resource \"{}\" in API group \"{}\"",
+                    user.name, secondary.kind.resource.plural, secondary.kind.resource.group,
                 ),
             });
         }

@@ -67,7 +67,10 @@ impl Default for Params {
 /// `400 BadRequest` for a path of neither shape or with a segment that is not
 /// a valid group, version, kind, namespace or name.
 pub fn parse_path(rest: &str) -> Result<PrimaryRef, AppError> {
-    let segments: Vec<&str> = rest.split('/').collect();
+    // Split first, then decode each segment, so that an escaped `/` stays
+    // inside its segment (and then fails validation) instead of adding one.
+    let decoded: Vec<String> = rest.split('/').map(decode_segment).collect::<Result<_, _>>()?;
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let primary = match segments.as_slice() {
         // namespaces/{namespace}/{resource}.{group}/{name}
         ["namespaces", namespace, resource_group, name] => {
@@ -240,8 +243,17 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
     Ok(params)
 }
 
+/// Percent-decodes one path segment (`+` stays a `+`).
+fn decode_segment(segment: &str) -> Result<String, AppError> {
+    percent_decode(segment, false)
+}
+
 /// Percent-decodes one query component (`+` is a space, as in forms).
 fn decode(component: &str) -> Result<String, AppError> {
+    percent_decode(component, true)
+}
+
+fn percent_decode(component: &str, plus_is_space: bool) -> Result<String, AppError> {
     let bytes = component.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -252,11 +264,11 @@ fn decode(component: &str) -> Result<String, AppError> {
                     .get(i + 1..i + 3)
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| AppError::BadRequest("the query has a malformed %-escape".to_string()))?;
+                    .ok_or_else(|| AppError::BadRequest("the request has a malformed %-escape".to_string()))?;
                 out.push(hex);
                 i += 3;
             }
-            b'+' => {
+            b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }
@@ -266,7 +278,7 @@ fn decode(component: &str) -> Result<String, AppError> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| AppError::BadRequest("the query is not valid UTF-8".to_string()))
+    String::from_utf8(out).map_err(|_| AppError::BadRequest("the request is not valid UTF-8".to_string()))
 }
 
 #[cfg(test)]
@@ -335,10 +347,23 @@ mod tests {
             "example.com/V1/Database/default/db-1",
             "namespaces/team-a/databases.example.com/db%2F1",
             "example.com/v1/Database/default/",
+            "example.com/v1/Database/default/db%2",
+            "example.com/v1/Database/default/%ff%fe",
         ] {
             let err = parse_path(path).unwrap_err();
             assert!(matches!(err, AppError::BadRequest(_)), "{path:?} gave {err:?}");
         }
+    }
+
+    #[test]
+    fn segments_are_decoded_after_splitting() {
+        let err = parse_path("example.com/v1/Database/default/db%2F1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid name \"db/1\": expected a name of at most 253 characters such as db-1"
+        );
+        let primary = parse_path("example.com/v1/Database/default/db%2D1").unwrap();
+        assert_eq!(primary.name, "db-1");
     }
 
     #[test]

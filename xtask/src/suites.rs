@@ -28,10 +28,17 @@ pub fn run(cluster: Cluster) -> Result<()> {
     step("Testing", "fast suites: unit and doc tests, no cluster");
     progress::run(cargo_test(&[]))?;
 
+    let mut direct = Vec::new();
     let (kubeconfig, stop_afterwards) = match cluster {
         Cluster::Local => {
             let was_up = control_plane::State::load().is_some() && control_plane::is_ready();
             control_plane::up()?;
+            // Security tests also call the extension server straight, past
+            // kube-apiserver, which only the local control plane allows.
+            let state = control_plane::State::load().context("the control plane left no state")?;
+            direct.push(("PRIMARY_ALL_EXTENSION_SERVER", format!("https://127.0.0.1:{}", state.extension_port)));
+            let ca = paths::control_plane_dir().join("pki").join("extension-ca.crt");
+            direct.push(("PRIMARY_ALL_EXTENSION_CA", ca.display().to_string()));
             (paths::kubeconfig(), !was_up)
         }
         Cluster::Kind => {
@@ -52,7 +59,7 @@ pub fn run(cluster: Cluster) -> Result<()> {
 
     step("Testing", format!("cluster suites against {}", kubeconfig.display()));
     let mut cluster_tests = cargo_test(&["--ignored"]);
-    cluster_tests.env("KUBECONFIG", &kubeconfig);
+    cluster_tests.env("KUBECONFIG", &kubeconfig).envs(direct);
     let result = progress::run(cluster_tests);
 
     if stop_afterwards {

@@ -23,11 +23,13 @@
 //! # }
 //! ```
 
+pub mod fixtures;
 pub mod namespace;
 pub mod redactions;
 
 use anyhow::Context;
 
+pub use fixtures::install_database_crd;
 pub use namespace::TestNamespace;
 pub use redactions::k8s_redactions;
 

@@ -1,0 +1,34 @@
+//! Fixtures shared by cluster tests: the example `Database` CRD.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::wait::{await_condition, conditions};
+
+/// The example primary's CRD, the very file the demo applies.
+pub const DATABASE_CRD_YAML: &str =
+    include_str!("../../../extension-server/deploy/example/database-crd.yaml");
+
+/// Installs (server-side apply, idempotent) the `databases.example.com` CRD
+/// and waits until it is Established, so that tests can create Databases.
+///
+/// # Errors
+///
+/// When the CRD cannot be applied or is not Established within 30 seconds.
+pub async fn install_database_crd(client: &kube::Client) -> anyhow::Result<()> {
+    let crd: CustomResourceDefinition =
+        serde_saphyr::from_str(DATABASE_CRD_YAML).context("database-crd.yaml does not parse")?;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply("primary-all-tests").force();
+    api.patch("databases.example.com", &params, &Patch::Apply(&crd))
+        .await
+        .context("failed to apply the Database CRD")?;
+    let established = await_condition(api, "databases.example.com", conditions::is_crd_established());
+    tokio::time::timeout(Duration::from_secs(30), established)
+        .await
+        .context("the Database CRD was not Established within 30s")??;
+    Ok(())
+}
