@@ -28,19 +28,33 @@ async fn a_config_map_is_stored_and_read_back() -> anyhow::Result<()> {
 
     // Given a ConfigMap with one key
     let config_map = ConfigMap {
-        metadata: ObjectMeta { name: Some("settings".to_string()), ..ObjectMeta::default() },
-        data: Some(BTreeMap::from([("greeting".to_string(), "hello".to_string())])),
+        metadata: ObjectMeta {
+            name: Some("settings".to_string()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([(
+            "greeting".to_string(),
+            "hello".to_string(),
+        )])),
         ..ConfigMap::default()
     };
 
     // When it is created and read back
-    config_maps.create(&PostParams::default(), &config_map).await?;
+    config_maps
+        .create(&PostParams::default(), &config_map)
+        .await?;
     let stored = config_maps.get("settings").await?;
 
     // Then kube-apiserver kept the data and filled in the metadata
     assert_eq!(stored.data.as_ref().unwrap()["greeting"], "hello");
-    assert!(stored.metadata.uid.is_some(), "kube-apiserver assigns a uid");
-    assert!(stored.metadata.resource_version.is_some(), "and a resourceVersion");
+    assert!(
+        stored.metadata.uid.is_some(),
+        "kube-apiserver assigns a uid"
+    );
+    assert!(
+        stored.metadata.resource_version.is_some(),
+        "and a resourceVersion"
+    );
     kube_test_utils::k8s_redactions()
         .bind_async(async { insta::assert_yaml_snapshot!(stored) })
         .await;
@@ -61,12 +75,21 @@ async fn a_deployment_gets_a_replica_set_that_it_owns() -> anyhow::Result<()> {
     // Given a Deployment of one replica
     let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
     let deployment = Deployment {
-        metadata: ObjectMeta { name: Some("web".to_string()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some("web".to_string()),
+            ..ObjectMeta::default()
+        },
         spec: DeploymentSpec {
             replicas: Some(1),
-            selector: LabelSelector { match_labels: Some(labels.clone()), ..Default::default() },
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..Default::default()
+            },
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels), ..ObjectMeta::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
                 spec: Some(PodSpec {
                     containers: vec![Container {
                         name: "web".to_string(),
@@ -82,13 +105,17 @@ async fn a_deployment_gets_a_replica_set_that_it_owns() -> anyhow::Result<()> {
     };
 
     // When it is created
-    let created = deployments.create(&PostParams::default(), &deployment).await?;
+    let created = deployments
+        .create(&PostParams::default(), &deployment)
+        .await?;
     let deployment_uid = created.metadata.uid.clone().unwrap();
 
     // Then kube-controller-manager's deployment controller makes a ReplicaSet
     let wait = async {
         loop {
-            let list = replica_sets.list(&ListParams::default().labels("app=web")).await?;
+            let list = replica_sets
+                .list(&ListParams::default().labels("app=web"))
+                .await?;
             if let Some(replica_set) = list.items.into_iter().next() {
                 return anyhow::Ok(replica_set);
             }
@@ -122,7 +149,10 @@ async fn the_garbage_collector_deletes_an_owned_object_with_its_owner() -> anyho
 
     // Given an owner ConfigMap
     let owner = ConfigMap {
-        metadata: ObjectMeta { name: Some("owner".to_string()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some("owner".to_string()),
+            ..ObjectMeta::default()
+        },
         ..ConfigMap::default()
     };
     let owner = config_maps.create(&PostParams::default(), &owner).await?;
@@ -145,13 +175,21 @@ async fn the_garbage_collector_deletes_an_owned_object_with_its_owner() -> anyho
     let child = config_maps.create(&PostParams::default(), &child).await?;
     let child_uid = child.metadata.uid.clone().unwrap();
 
+    // ANCHOR: garbage_collector
     // When the owner is deleted (the garbage collector deletes dependents in the background)
-    config_maps.delete("owner", &DeleteParams::background()).await?;
+    config_maps
+        .delete("owner", &DeleteParams::background())
+        .await?;
 
     // Then the garbage collector deletes the child too
-    let child_deleted = await_condition(config_maps.clone(), "child", conditions::is_deleted(&child_uid));
+    let child_deleted = await_condition(
+        config_maps.clone(),
+        "child",
+        conditions::is_deleted(&child_uid),
+    );
     tokio::time::timeout(Duration::from_secs(60), child_deleted).await??;
     assert!(config_maps.get_opt("child").await?.is_none());
+    // ANCHOR_END: garbage_collector
 
     namespace.delete().await?;
     Ok(())

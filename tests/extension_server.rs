@@ -15,7 +15,9 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
 use primary_all::wire::PrimaryWithSecondaries;
 use serde_json::json;
 
@@ -24,7 +26,9 @@ use serde_json::json;
 /// The one helper in this file: it only sends the request, so every test
 /// still shows the path it asks for and everything it asserts.
 async fn get_raw(client: &kube::Client, path: &str) -> Result<serde_json::Value, kube::Error> {
-    let request = http::Request::get(path).body(Vec::new()).expect("a valid request");
+    let request = http::Request::get(path)
+        .body(Vec::new())
+        .expect("a valid request");
     client.request::<serde_json::Value>(request).await
 }
 
@@ -40,7 +44,8 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
         &GroupVersionKind::gvk("example.com", "v1", "Database"),
         "databases",
     );
-    let databases: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &database_resource);
+    let databases: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &database_resource);
 
     // Given a Database, the primary
     let database: DynamicObject = serde_json::from_value(json!({
@@ -61,19 +66,25 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
         "metadata": { "name": "db-1-credentials", "labels": { "primary-all/primary-uid": uid } },
         "stringData": { "password": "not-a-real-password" }
     }))?;
-    Api::<Secret>::namespaced(client.clone(), ns).create(&PostParams::default(), &secret).await?;
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await?;
 
     // And a Service, a ConfigMap and a StatefulSet that the Database owns
     let service: Service = serde_json::from_value(json!({
         "metadata": { "name": "db-1", "ownerReferences": owner },
         "spec": { "selector": { "app": "db-1" }, "ports": [{ "port": 5432 }] }
     }))?;
-    Api::<Service>::namespaced(client.clone(), ns).create(&PostParams::default(), &service).await?;
+    Api::<Service>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &service)
+        .await?;
     let config_map: ConfigMap = serde_json::from_value(json!({
         "metadata": { "name": "db-1-config", "ownerReferences": owner },
         "data": { "postgresql.conf": "max_connections = 100" }
     }))?;
-    Api::<ConfigMap>::namespaced(client.clone(), ns).create(&PostParams::default(), &config_map).await?;
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &config_map)
+        .await?;
     let stateful_set: StatefulSet = serde_json::from_value(json!({
         "metadata": { "name": "db-1", "ownerReferences": owner },
         "spec": {
@@ -86,7 +97,9 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
             }
         }
     }))?;
-    Api::<StatefulSet>::namespaced(client.clone(), ns).create(&PostParams::default(), &stateful_set).await?;
+    Api::<StatefulSet>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &stateful_set)
+        .await?;
 
     // And another custom resource, a replica Database, that it owns
     let replica: DynamicObject = serde_json::from_value(json!({
@@ -98,8 +111,11 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
     databases.create(&PostParams::default(), &replica).await?;
 
     // And a ConfigMap that is nobody's secondary
-    let stranger: ConfigMap = serde_json::from_value(json!({ "metadata": { "name": "unrelated" } }))?;
-    Api::<ConfigMap>::namespaced(client.clone(), ns).create(&PostParams::default(), &stranger).await?;
+    let stranger: ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "unrelated" } }))?;
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &stranger)
+        .await?;
 
     // When the primary is asked for through kube-apiserver
     let path = format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-1");
@@ -113,7 +129,12 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
         .sec_res
         .items
         .iter()
-        .map(|o| (o.types.clone().unwrap().kind, o.metadata.name.clone().unwrap()))
+        .map(|o| {
+            (
+                o.types.clone().unwrap().kind,
+                o.metadata.name.clone().unwrap(),
+            )
+        })
         .collect();
     found.sort();
     assert_eq!(
@@ -126,14 +147,20 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
             ("StatefulSet".to_string(), "db-1".to_string()),
         ]
     );
-    assert!(typed.left_out.is_empty(), "the admin may read everything: {:?}", typed.left_out);
+    assert!(
+        typed.left_out.is_empty(),
+        "the admin may read everything: {:?}",
+        typed.left_out
+    );
     assert_eq!(typed.consistency, "latest");
 
     // And every item is a full object, managedFields stripped
     let mut settings = kube_test_utils::k8s_redactions();
     settings.add_redaction(".**.spec.clusterIP", "[clusterIP]");
     settings.add_redaction(".**.spec.clusterIPs", "[clusterIPs]");
-    settings.bind_async(async { insta::assert_json_snapshot!(answer) }).await;
+    settings
+        .bind_async(async { insta::assert_json_snapshot!(answer) })
+        .await;
 
     namespace.delete().await?;
     Ok(())
@@ -151,7 +178,8 @@ async fn a_replica_set_appears_at_depth_two_but_not_at_depth_one() -> anyhow::Re
         &GroupVersionKind::gvk("example.com", "v1", "Database"),
         "databases",
     );
-    let databases: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &database_resource);
+    let databases: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &database_resource);
 
     // Given a Database that owns a Deployment
     let database: DynamicObject = serde_json::from_value(json!({
@@ -176,13 +204,21 @@ async fn a_replica_set_appears_at_depth_two_but_not_at_depth_one() -> anyhow::Re
             }
         }
     }))?;
-    Api::<Deployment>::namespaced(client.clone(), ns).create(&PostParams::default(), &deployment).await?;
+    Api::<Deployment>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &deployment)
+        .await?;
 
     // And the ReplicaSet that kube-controller-manager makes for it
     let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), ns);
     let wait = async {
         loop {
-            if let Some(rs) = replica_sets.list(&ListParams::default()).await?.items.into_iter().next() {
+            if let Some(rs) = replica_sets
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .next()
+            {
                 return anyhow::Ok(rs);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -193,24 +229,39 @@ async fn a_replica_set_appears_at_depth_two_but_not_at_depth_one() -> anyhow::Re
 
     // When the primary is asked for at depth 1
     let depth_one: PrimaryWithSecondaries = serde_json::from_value(
-        get_raw(&client, &format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-2?depth=1")).await?,
+        get_raw(
+            &client,
+            &format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-2?depth=1"),
+        )
+        .await?,
     )?;
 
     // Then only the Deployment is there
-    let kinds: Vec<String> =
-        depth_one.sec_res.items.iter().map(|o| o.types.clone().unwrap().kind).collect();
+    let kinds: Vec<String> = depth_one
+        .sec_res
+        .items
+        .iter()
+        .map(|o| o.types.clone().unwrap().kind)
+        .collect();
     assert_eq!(kinds, vec!["Deployment"]);
     assert_eq!(depth_one.depth, 1);
 
     // When it is asked for at depth 2, as a tree
     let depth_two: PrimaryWithSecondaries = serde_json::from_value(
-        get_raw(&client, &format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-2?depth=2&view=tree"))
-            .await?,
+        get_raw(
+            &client,
+            &format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-2?depth=2&view=tree"),
+        )
+        .await?,
     )?;
 
     // Then the ReplicaSet is there too, below the Deployment
-    let names: Vec<String> =
-        depth_two.sec_res.items.iter().map(|o| o.metadata.name.clone().unwrap()).collect();
+    let names: Vec<String> = depth_two
+        .sec_res
+        .items
+        .iter()
+        .map(|o| o.metadata.name.clone().unwrap())
+        .collect();
     assert!(names.contains(&"db-2-exporter".to_string()), "{names:?}");
     assert!(names.contains(&replica_set_name), "{names:?}");
     let tree = depth_two.tree.expect("view=tree answers with a tree");
@@ -236,7 +287,8 @@ async fn both_routes_give_the_same_answer() -> anyhow::Result<()> {
         &GroupVersionKind::gvk("example.com", "v1", "Database"),
         "databases",
     );
-    let databases: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &database_resource);
+    let databases: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &database_resource);
 
     // Given a Database with one labelled ConfigMap
     let database: DynamicObject = serde_json::from_value(json!({
@@ -250,18 +302,34 @@ async fn both_routes_give_the_same_answer() -> anyhow::Result<()> {
             "labels": { "primary-all/primary-uid": database.metadata.uid.clone().unwrap() }
         }
     }))?;
-    Api::<ConfigMap>::namespaced(client.clone(), ns).create(&PostParams::default(), &config_map).await?;
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &config_map)
+        .await?;
 
     // When it is asked for by the thesis route, by plural, and by the namespaced route
-    let thesis = get_raw(&client, &format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-3")).await?;
-    let plural = get_raw(&client, &format!("/apis/primary-all/v1/example.com/v1/databases/{ns}/db-3")).await?;
-    let namespaced =
-        get_raw(&client, &format!("/apis/primary-all/v1/namespaces/{ns}/databases.example.com/db-3")).await?;
+    let thesis = get_raw(
+        &client,
+        &format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-3"),
+    )
+    .await?;
+    let plural = get_raw(
+        &client,
+        &format!("/apis/primary-all/v1/example.com/v1/databases/{ns}/db-3"),
+    )
+    .await?;
+    let namespaced = get_raw(
+        &client,
+        &format!("/apis/primary-all/v1/namespaces/{ns}/databases.example.com/db-3"),
+    )
+    .await?;
 
     // Then all three answers are the same
     assert_eq!(thesis, plural);
     assert_eq!(thesis, namespaced);
-    assert_eq!(thesis["sec_res"]["items"][0]["metadata"]["name"], "db-3-config");
+    assert_eq!(
+        thesis["sec_res"]["items"][0]["metadata"]["name"],
+        "db-3-config"
+    );
 
     namespace.delete().await?;
     Ok(())
@@ -275,12 +343,17 @@ async fn a_missing_primary_is_not_found_like_kubectl_says_it() -> anyhow::Result
     kube_test_utils::install_database_crd(&client).await?;
 
     // When a Database that does not exist is asked for
-    let err = get_raw(&client, "/apis/primary-all/v1/example.com/v1/Database/default/db-9")
-        .await
-        .unwrap_err();
+    let err = get_raw(
+        &client,
+        "/apis/primary-all/v1/example.com/v1/Database/default/db-9",
+    )
+    .await
+    .unwrap_err();
 
     // Then the answer is a Status 404 with kubectl's wording
-    let kube::Error::Api(status) = err else { panic!("expected a Status, got {err:?}") };
+    let kube::Error::Api(status) = err else {
+        panic!("expected a Status, got {err:?}")
+    };
     assert_eq!(status.code, 404);
     assert_eq!(status.reason, "NotFound");
     insta::assert_json_snapshot!(status, @r#"
@@ -302,12 +375,17 @@ async fn an_unknown_kind_is_not_found() -> anyhow::Result<()> {
     let client = kube_test_utils::client().await?;
 
     // When a kind that no group serves is asked for
-    let err = get_raw(&client, "/apis/primary-all/v1/example.com/v1/Teapot/default/earl-grey")
-        .await
-        .unwrap_err();
+    let err = get_raw(
+        &client,
+        "/apis/primary-all/v1/example.com/v1/Teapot/default/earl-grey",
+    )
+    .await
+    .unwrap_err();
 
     // Then the answer is a Status 404 that names the kind
-    let kube::Error::Api(status) = err else { panic!("expected a Status, got {err:?}") };
+    let kube::Error::Api(status) = err else {
+        panic!("expected a Status, got {err:?}")
+    };
     assert_eq!(status.code, 404);
     insta::assert_json_snapshot!(status, @r#"
     {
@@ -328,12 +406,17 @@ async fn a_malformed_name_is_a_bad_request() -> anyhow::Result<()> {
     let client = kube_test_utils::client().await?;
 
     // When a name that is no valid object name is asked for
-    let err = get_raw(&client, "/apis/primary-all/v1/example.com/v1/Database/default/DB_1!")
-        .await
-        .unwrap_err();
+    let err = get_raw(
+        &client,
+        "/apis/primary-all/v1/example.com/v1/Database/default/DB_1!",
+    )
+    .await
+    .unwrap_err();
 
     // Then the answer is a Status 400 that says what was expected
-    let kube::Error::Api(status) = err else { panic!("expected a Status, got {err:?}") };
+    let kube::Error::Api(status) = err else {
+        panic!("expected a Status, got {err:?}")
+    };
     assert_eq!(status.code, 400);
     insta::assert_json_snapshot!(status, @r#"
     {
@@ -373,13 +456,22 @@ async fn without_the_front_proxy_certificate_a_forged_user_gets_401() -> anyhow:
         .header("X-Remote-User", "admin")
         .header("X-Remote-Group", "system:masters")
         .body(Vec::new())?;
-    let err = direct.request::<serde_json::Value>(request).await.unwrap_err();
+    let err = direct
+        .request::<serde_json::Value>(request)
+        .await
+        .unwrap_err();
 
     // Then it gets 401 and nothing else
-    let kube::Error::Api(status) = err else { panic!("expected a Status, got {err:?}") };
+    let kube::Error::Api(status) = err else {
+        panic!("expected a Status, got {err:?}")
+    };
     assert_eq!(status.code, 401);
     assert_eq!(status.reason, "Unauthorized");
-    assert!(status.message.contains("no client certificate"), "{}", status.message);
+    assert!(
+        status.message.contains("no client certificate"),
+        "{}",
+        status.message
+    );
 
     // And health probes need no certificate at all
     let request = http::Request::get("/readyz").body(Vec::new())?;
@@ -389,7 +481,8 @@ async fn without_the_front_proxy_certificate_a_forged_user_gets_401() -> anyhow:
 
 #[tokio::test]
 #[ignore = "needs a cluster: cargo xtask test"]
-async fn a_user_who_may_read_databases_and_config_maps_sees_secrets_left_out() -> anyhow::Result<()> {
+async fn a_user_who_may_read_databases_and_config_maps_sees_secrets_left_out() -> anyhow::Result<()>
+{
     kube_test_utils::init_tracing();
     let client = kube_test_utils::client().await?;
     kube_test_utils::install_database_crd(&client).await?;
@@ -399,7 +492,8 @@ async fn a_user_who_may_read_databases_and_config_maps_sees_secrets_left_out() -
         &GroupVersionKind::gvk("example.com", "v1", "Database"),
         "databases",
     );
-    let databases: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &database_resource);
+    let databases: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &database_resource);
 
     // Given a Database with a labelled ConfigMap and a labelled Secret
     let database: DynamicObject = serde_json::from_value(json!({
@@ -411,15 +505,20 @@ async fn a_user_who_may_read_databases_and_config_maps_sees_secrets_left_out() -
     let config_map: ConfigMap = serde_json::from_value(json!({
         "metadata": { "name": "db-4-config", "labels": { "primary-all/primary-uid": uid } }
     }))?;
-    Api::<ConfigMap>::namespaced(client.clone(), ns).create(&PostParams::default(), &config_map).await?;
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &config_map)
+        .await?;
     let secret: Secret = serde_json::from_value(json!({
         "metadata": { "name": "db-4-credentials", "labels": { "primary-all/primary-uid": uid } },
         "stringData": { "password": "not-a-real-password" }
     }))?;
-    Api::<Secret>::namespaced(client.clone(), ns).create(&PostParams::default(), &secret).await?;
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await?;
 
     // And a user, alice, who may read Databases and ConfigMaps in this
     // namespace, and use the namespaced route for Databases, but not Secrets
+    // ANCHOR: alice_role
     let role: Role = serde_json::from_value(json!({
         "metadata": { "name": "database-reader" },
         "rules": [
@@ -428,13 +527,18 @@ async fn a_user_who_may_read_databases_and_config_maps_sees_secrets_left_out() -
             { "apiGroups": ["primary-all"], "resources": ["databases.example.com"], "verbs": ["get"] }
         ]
     }))?;
-    Api::<Role>::namespaced(client.clone(), ns).create(&PostParams::default(), &role).await?;
+    Api::<Role>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &role)
+        .await?;
+    // ANCHOR_END: alice_role
     let binding: RoleBinding = serde_json::from_value(json!({
         "metadata": { "name": "alice-reads-databases" },
         "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "database-reader" },
         "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice" }]
     }))?;
-    Api::<RoleBinding>::namespaced(client.clone(), ns).create(&PostParams::default(), &binding).await?;
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &binding)
+        .await?;
     let mut alice_config = kube::Config::infer().await?;
     alice_config.auth_info.impersonate = Some("alice".to_string());
     let alice = kube::Client::try_from(alice_config)?;
@@ -444,7 +548,12 @@ async fn a_user_who_may_read_databases_and_config_maps_sees_secrets_left_out() -
     let answer: PrimaryWithSecondaries = serde_json::from_value(get_raw(&alice, &path).await?)?;
 
     // Then she sees the ConfigMap, and the Secret is named as left out, not shown
-    let names: Vec<String> = answer.sec_res.items.iter().map(|o| o.metadata.name.clone().unwrap()).collect();
+    let names: Vec<String> = answer
+        .sec_res
+        .items
+        .iter()
+        .map(|o| o.metadata.name.clone().unwrap())
+        .collect();
     assert_eq!(names, vec!["db-4-config"]);
     assert_eq!(answer.left_out.len(), 1);
     let mut settings = insta::Settings::clone_current();
@@ -467,7 +576,8 @@ async fn a_user_who_may_read_databases_and_config_maps_sees_secrets_left_out() -
 async fn the_deploy_manifests_pass_a_server_side_dry_run() -> anyhow::Result<()> {
     kube_test_utils::init_tracing();
     let client = kube_test_utils::client().await?;
-    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension-server/deploy");
+    let deploy =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension-server/deploy");
 
     // Given every manifest a real cluster needs
     let mut applied = BTreeMap::new();
@@ -488,14 +598,19 @@ async fn the_deploy_manifests_pass_a_server_side_dry_run() -> anyhow::Result<()>
             let (resource, capabilities) = kube::discovery::pinned_kind(&client, &gvk).await?;
             let name = document.metadata.name.clone().unwrap();
             let api: Api<DynamicObject> = match (&document.metadata.namespace, capabilities.scope) {
-                (Some(ns), kube::discovery::Scope::Namespaced) => Api::namespaced_with(client.clone(), ns, &resource),
+                (Some(ns), kube::discovery::Scope::Namespaced) => {
+                    Api::namespaced_with(client.clone(), ns, &resource)
+                }
                 _ => Api::all_with(client.clone(), &resource),
             };
             let params = PatchParams::apply("primary-all-tests").dry_run().force();
             let result = api.patch(&name, &params, &Patch::Apply(&document)).await;
 
             // Then kube-apiserver accepts it
-            applied.insert(format!("{file}: {} {name}", types.kind), result.map(|_| "accepted").map_err(|e| e.to_string()));
+            applied.insert(
+                format!("{file}: {} {name}", types.kind),
+                result.map(|_| "accepted").map_err(|e| e.to_string()),
+            );
         }
     }
     insta::assert_yaml_snapshot!(applied);

@@ -21,15 +21,28 @@ use crate::{AppState, PREFIX, Strategy, authz};
 /// A `Status`-shaped [`AppError`]: 400 for a bad path or query, 403 when the
 /// caller may not read the primary, 404 for an unknown kind or a missing
 /// primary, 503 when kube-apiserver cannot be reached.
-pub async fn answer(state: &AppState, user: &UserInfo, uri: &Uri) -> Result<PrimaryWithSecondaries, AppError> {
-    let rest = uri.path().strip_prefix(PREFIX).unwrap_or_default().trim_start_matches('/');
+pub async fn answer(
+    state: &AppState,
+    user: &UserInfo,
+    uri: &Uri,
+) -> Result<PrimaryWithSecondaries, AppError> {
+    let rest = uri
+        .path()
+        .strip_prefix(PREFIX)
+        .unwrap_or_default()
+        .trim_start_matches('/');
     let wanted = request::parse_path(rest)?;
     let params = request::parse_params(uri.query())?;
     let mut api_calls: u32 = 0;
 
     let catalog = catalog(state, &mut api_calls).await?;
     let kind = resolve(state, catalog.clone(), &wanted, &mut api_calls).await?;
-    let catalog = state.discovery.get().await.filter(|_| state.strategy == Strategy::Scan).unwrap_or(catalog);
+    let catalog = state
+        .discovery
+        .get()
+        .await
+        .filter(|_| state.strategy == Strategy::Scan)
+        .unwrap_or(catalog);
     let namespace = check_scope(&kind, &wanted)?;
 
     let decision = state
@@ -39,12 +52,20 @@ pub async fn answer(state: &AppState, user: &UserInfo, uri: &Uri) -> Result<Prim
         .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
     api_calls += decision.api_calls;
     if !decision.allowed {
-        return Err(AppError::Forbidden(authz::forbidden_message(user, &kind, namespace.as_deref(), &wanted.name)));
+        return Err(AppError::Forbidden(authz::forbidden_message(
+            user,
+            &kind,
+            namespace.as_deref(),
+            &wanted.name,
+        )));
     }
 
     let primary = read_primary(state, &kind, namespace.as_deref(), &wanted.name).await?;
     api_calls += 1;
-    tracing::Span::current().record("primary", format!("{}/{}", kind.qualified_resource(), wanted.name));
+    tracing::Span::current().record(
+        "primary",
+        format!("{}/{}", kind.qualified_resource(), wanted.name),
+    );
 
     let scan = secondaries::scan(&state.client, &catalog, &primary, params.depth).await;
     api_calls += scan.api_calls;
@@ -52,7 +73,11 @@ pub async fn answer(state: &AppState, user: &UserInfo, uri: &Uri) -> Result<Prim
     // LISTs finish in any order; answers do not.
     visible.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     api_calls += sar_calls;
-    left_out.extend(scan.failed.into_iter().filter(|l| holds_nothing_visible(l, &visible)));
+    left_out.extend(
+        scan.failed
+            .into_iter()
+            .filter(|l| holds_nothing_visible(l, &visible)),
+    );
 
     tracing::Span::current().record("secondaries", visible.len());
     tracing::Span::current().record("api_calls", api_calls);
@@ -78,7 +103,9 @@ async fn catalog(state: &AppState, api_calls: &mut u32) -> Result<Arc<Catalog>, 
     match state.strategy {
         Strategy::Scan => match state.discovery.get().await {
             Some(catalog) => Ok(catalog),
-            None => Err(AppError::Unavailable("discovery has not completed yet; try again shortly".to_string())),
+            None => Err(AppError::Unavailable(
+                "discovery has not completed yet; try again shortly".to_string(),
+            )),
         },
         Strategy::ListAll => {
             let catalog = discovery::discover(&state.client)
@@ -93,7 +120,12 @@ async fn catalog(state: &AppState, api_calls: &mut u32) -> Result<Arc<Catalog>, 
 
 /// Resolves the kind; an unknown one triggers one rate-limited rediscovery,
 /// because a CRD may have been created a moment ago.
-async fn resolve(state: &AppState, catalog: Arc<Catalog>, wanted: &PrimaryRef, api_calls: &mut u32) -> Result<Kind, AppError> {
+async fn resolve(
+    state: &AppState,
+    catalog: Arc<Catalog>,
+    wanted: &PrimaryRef,
+    api_calls: &mut u32,
+) -> Result<Kind, AppError> {
     if let Some(kind) = catalog.resolve(wanted) {
         return Ok(kind);
     }
@@ -105,8 +137,16 @@ async fn resolve(state: &AppState, catalog: Arc<Catalog>, wanted: &PrimaryRef, a
             }
         }
     }
-    let group = if wanted.group.is_empty() { "core".to_string() } else { wanted.group.clone() };
-    let version = wanted.version.as_deref().map(|v| format!("/{v}")).unwrap_or_default();
+    let group = if wanted.group.is_empty() {
+        "core".to_string()
+    } else {
+        wanted.group.clone()
+    };
+    let version = wanted
+        .version
+        .as_deref()
+        .map(|v| format!("/{v}"))
+        .unwrap_or_default();
     Err(AppError::NotFound(format!(
         "the server doesn't have a resource type \"{}\" in {group}{version}",
         wanted.kind
@@ -135,18 +175,30 @@ fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppEr
 
 /// Reads the primary with a quorum read (a GET without resourceVersion goes
 /// to etcd): this is what "latest" means.
-async fn read_primary(state: &AppState, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<DynamicObject, AppError> {
+async fn read_primary(
+    state: &AppState,
+    kind: &Kind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<DynamicObject, AppError> {
     let api: Api<DynamicObject> = match namespace {
         Some(ns) => Api::namespaced_with(state.client.clone(), ns, &kind.resource),
         None => Api::all_with(state.client.clone(), &kind.resource),
     };
     let mut primary = api.get(name).await.map_err(|e| match e {
-        kube::Error::Api(status) if status.is_not_found() => {
-            AppError::NotFound(format!("{} \"{name}\" not found", kind.qualified_resource()))
-        }
-        other => AppError::from_kube(format!("failed to read {} {name:?}", kind.qualified_resource()), other),
+        kube::Error::Api(status) if status.is_not_found() => AppError::NotFound(format!(
+            "{} \"{name}\" not found",
+            kind.qualified_resource()
+        )),
+        other => AppError::from_kube(
+            format!("failed to read {} {name:?}", kind.qualified_resource()),
+            other,
+        ),
     })?;
-    primary.types = Some(TypeMeta { api_version: kind.resource.api_version.clone(), kind: kind.resource.kind.clone() });
+    primary.types = Some(TypeMeta {
+        api_version: kind.resource.api_version.clone(),
+        kind: kind.resource.kind.clone(),
+    });
     Ok(primary)
 }
 
@@ -163,7 +215,11 @@ async fn authorize(
     let mut visible = Vec::new();
     for secondary in found {
         let namespace = secondary.object.metadata.namespace.clone();
-        let key = (secondary.kind.resource.group.clone(), secondary.kind.resource.plural.clone(), namespace.clone());
+        let key = (
+            secondary.kind.resource.group.clone(),
+            secondary.kind.resource.plural.clone(),
+            namespace.clone(),
+        );
         let allowed = match decisions.get(&key) {
             Some(allowed) => *allowed,
             None => {
@@ -209,7 +265,9 @@ fn sort_key(s: &Secondary) -> (u32, &str, &str, Option<&str>, Option<&str>) {
 
 /// A failed LIST is worth reporting unless the caller sees objects of that kind anyway.
 fn holds_nothing_visible(left: &LeftOut, visible: &[Secondary]) -> bool {
-    !visible.iter().any(|s| s.kind.resource.group == left.group && s.kind.resource.plural == left.resource)
+    !visible
+        .iter()
+        .any(|s| s.kind.resource.group == left.group && s.kind.resource.plural == left.resource)
 }
 
 /// Drops `managedFields`: bookkeeping of field owners that no reader of an
@@ -224,17 +282,25 @@ fn strip(mut object: DynamicObject) -> DynamicObject {
 pub fn tree(primary: &DynamicObject, visible: &[Secondary]) -> TreeNode {
     let primary_uid = primary.metadata.uid.clone().unwrap_or_default();
     let mut children: HashMap<String, Vec<&Secondary>> = HashMap::new();
-    let visible_uids: std::collections::HashSet<String> =
-        visible.iter().filter_map(|s| s.object.metadata.uid.clone()).collect();
+    let visible_uids: std::collections::HashSet<String> = visible
+        .iter()
+        .filter_map(|s| s.object.metadata.uid.clone())
+        .collect();
     for secondary in visible {
-        let parent = if secondary.parent_uid == primary_uid || visible_uids.contains(&secondary.parent_uid) {
+        let parent = if secondary.parent_uid == primary_uid
+            || visible_uids.contains(&secondary.parent_uid)
+        {
             secondary.parent_uid.clone()
         } else {
             primary_uid.clone()
         };
         children.entry(parent).or_default().push(secondary);
     }
-    fn node(object: &DynamicObject, link: Option<&str>, children: &HashMap<String, Vec<&Secondary>>) -> TreeNode {
+    fn node(
+        object: &DynamicObject,
+        link: Option<&str>,
+        children: &HashMap<String, Vec<&Secondary>>,
+    ) -> TreeNode {
         let uid = object.metadata.uid.clone().unwrap_or_default();
         let mut kids: Vec<TreeNode> = children
             .get(&uid)

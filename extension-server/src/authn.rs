@@ -68,17 +68,24 @@ impl RequestHeaderConfig {
     ///
     /// When the CA bundle is missing or holds no certificate.
     pub fn from_configmap_data(data: &BTreeMap<String, String>) -> anyhow::Result<Self> {
-        let bundle = data
-            .get("requestheader-client-ca-file")
-            .ok_or_else(|| anyhow::anyhow!("requestheader-client-ca-file is missing: the aggregation layer is not configured"))?;
-        let client_cas: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(bundle.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(|e| anyhow::anyhow!("requestheader-client-ca-file is not a PEM bundle: {e:?}"))?;
+        let bundle = data.get("requestheader-client-ca-file").ok_or_else(|| {
+            anyhow::anyhow!(
+                "requestheader-client-ca-file is missing: the aggregation layer is not configured"
+            )
+        })?;
+        let client_cas: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(bundle.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| {
+                    anyhow::anyhow!("requestheader-client-ca-file is not a PEM bundle: {e:?}")
+                })?;
         if client_cas.is_empty() {
             anyhow::bail!("requestheader-client-ca-file holds no certificate");
         }
         let list = |key: &str| -> Vec<String> {
-            data.get(key).and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default()
+            data.get(key)
+                .and_then(|v| serde_json::from_str(v).ok())
+                .unwrap_or_default()
         };
         Ok(Self {
             client_cas,
@@ -97,10 +104,16 @@ impl RequestHeaderConfig {
     /// `401 Unauthorized` when there is no certificate, its chain does not
     /// verify for client authentication against any CA of the bundle, its CN
     /// is not allowed, or no user name header is present.
-    pub fn authenticate(&self, peer: &[CertificateDer<'_>], headers: &HeaderMap) -> Result<UserInfo, AppError> {
+    pub fn authenticate(
+        &self,
+        peer: &[CertificateDer<'_>],
+        headers: &HeaderMap,
+    ) -> Result<UserInfo, AppError> {
+        // ANCHOR: authenticate
         let Some((leaf, intermediates)) = peer.split_first() else {
             return Err(AppError::Unauthorized(
-                "no client certificate: only kube-apiserver's front proxy may call this API".to_string(),
+                "no client certificate: only kube-apiserver's front proxy may call this API"
+                    .to_string(),
             ));
         };
         self.verify_chain(leaf, intermediates)?;
@@ -113,16 +126,23 @@ impl RequestHeaderConfig {
             }
         }
         self.user_from_headers(headers)
+        // ANCHOR_END: authenticate
     }
 
-    fn verify_chain(&self, leaf: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> Result<(), AppError> {
-        let unauthorized = |why: String| AppError::Unauthorized(format!("client certificate rejected: {why}"));
+    fn verify_chain(
+        &self,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Result<(), AppError> {
+        let unauthorized =
+            |why: String| AppError::Unauthorized(format!("client certificate rejected: {why}"));
         let anchors: Vec<_> = self
             .client_cas
             .iter()
             .filter_map(|ca| webpki::anchor_from_trusted_cert(ca).ok())
             .collect();
-        let cert = webpki::EndEntityCert::try_from(leaf).map_err(|e| unauthorized(format!("{e}")))?;
+        let cert =
+            webpki::EndEntityCert::try_from(leaf).map_err(|e| unauthorized(format!("{e}")))?;
         let intermediates: Vec<CertificateDer<'_>> = intermediates.to_vec();
         cert.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
@@ -134,16 +154,27 @@ impl RequestHeaderConfig {
             None,
         )
         .map(|_| ())
-        .map_err(|e| unauthorized(format!("{e} (not signed by the request-header CA for client authentication)")))
+        .map_err(|e| {
+            unauthorized(format!(
+                "{e} (not signed by the request-header CA for client authentication)"
+            ))
+        })
     }
 
     fn user_from_headers(&self, headers: &HeaderMap) -> Result<UserInfo, AppError> {
         let first = |names: &[String]| -> Option<String> {
-            names.iter().find_map(|n| headers.get(n.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string))
+            names.iter().find_map(|n| {
+                headers
+                    .get(n.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            })
         };
-        let name = first(&self.username_headers).filter(|n| !n.is_empty()).ok_or_else(|| {
-            AppError::Unauthorized("the front proxy sent no user name".to_string())
-        })?;
+        let name = first(&self.username_headers)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                AppError::Unauthorized("the front proxy sent no user name".to_string())
+            })?;
         let mut groups: Vec<String> = self
             .group_headers
             .iter()
@@ -160,12 +191,20 @@ impl RequestHeaderConfig {
                 let lower_prefix = prefix.to_ascii_lowercase();
                 if let Some(key) = header.as_str().strip_prefix(&lower_prefix) {
                     if let Ok(value) = value.to_str() {
-                        extra.entry(unescape(key).to_ascii_lowercase()).or_default().push(value.to_string());
+                        extra
+                            .entry(unescape(key).to_ascii_lowercase())
+                            .or_default()
+                            .push(value.to_string());
                     }
                 }
             }
         }
-        Ok(UserInfo { name, uid: first(&self.uid_headers), groups, extra })
+        Ok(UserInfo {
+            name,
+            uid: first(&self.uid_headers),
+            groups,
+            extra,
+        })
     }
 }
 
@@ -195,7 +234,13 @@ fn unescape(key: &str) -> String {
 /// The leaf's subject CN.
 fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    parsed.subject().iter_common_name().next()?.as_str().ok().map(str::to_string)
+    parsed
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()
+        .map(str::to_string)
 }
 
 /// The current request-header settings, replaced when the configmap changes.
@@ -239,7 +284,11 @@ pub async fn require_front_proxy(
         )
         .into_response();
     };
-    let peer = request.extensions().get::<PeerCertificates>().cloned().unwrap_or_default();
+    let peer = request
+        .extensions()
+        .get::<PeerCertificates>()
+        .cloned()
+        .unwrap_or_default();
     match config.authenticate(&peer.0, request.headers()) {
         Ok(user) => {
             tracing::Span::current().record("user", user.name.as_str());
@@ -259,16 +308,24 @@ pub async fn watch_configmap(client: kube::Client, authenticator: Arc<Authentica
 
     let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, CONFIGMAP_NAMESPACE);
     let config = watcher::Config::default().fields(&format!("metadata.name={CONFIGMAP_NAME}"));
-    let mut stream = watcher(api, config).default_backoff().applied_objects().boxed();
+    let mut stream = watcher(api, config)
+        .default_backoff()
+        .applied_objects()
+        .boxed();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(configmap) => match RequestHeaderConfig::from_configmap_data(&configmap.data.unwrap_or_default()) {
-                Ok(config) => {
-                    tracing::info!(cas = config.client_cas.len(), allowed = ?config.allowed_names, "request-header CA loaded");
-                    authenticator.set(config).await;
+            Ok(configmap) => {
+                match RequestHeaderConfig::from_configmap_data(&configmap.data.unwrap_or_default())
+                {
+                    Ok(config) => {
+                        tracing::info!(cas = config.client_cas.len(), allowed = ?config.allowed_names, "request-header CA loaded");
+                        authenticator.set(config).await;
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "request-header settings unusable; keeping the old ones")
+                    }
                 }
-                Err(err) => tracing::error!(error = %err, "request-header settings unusable; keeping the old ones"),
-            },
+            }
             Err(err) => tracing::warn!(error = %err, "watch on {CONFIGMAP_NAME} failed; retrying"),
         }
     }
@@ -278,7 +335,10 @@ pub async fn watch_configmap(client: kube::Client, authenticator: Arc<Authentica
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair,
+    };
 
     fn ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -287,7 +347,11 @@ mod tests {
         CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
     }
 
-    fn client_cert(cn: &str, issuer: &CertifiedIssuer<'static, KeyPair>, usage: ExtendedKeyUsagePurpose) -> CertificateDer<'static> {
+    fn client_cert(
+        cn: &str,
+        issuer: &CertifiedIssuer<'static, KeyPair>,
+        usage: ExtendedKeyUsagePurpose,
+    ) -> CertificateDer<'static> {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name.push(DnType::CommonName, cn);
         params.extended_key_usages = vec![usage];
@@ -295,7 +359,10 @@ mod tests {
         params.signed_by(&key, issuer).unwrap().der().clone()
     }
 
-    fn config(front_proxy_ca: &CertifiedIssuer<'static, KeyPair>, allowed: &[&str]) -> RequestHeaderConfig {
+    fn config(
+        front_proxy_ca: &CertifiedIssuer<'static, KeyPair>,
+        allowed: &[&str],
+    ) -> RequestHeaderConfig {
         RequestHeaderConfig {
             client_cas: vec![front_proxy_ca.der().clone()],
             allowed_names: allowed.iter().map(|s| s.to_string()).collect(),
@@ -312,15 +379,24 @@ mod tests {
         headers.append("x-remote-group", HeaderValue::from_static("devs"));
         headers.append("x-remote-group", HeaderValue::from_static("ops"));
         headers.insert("x-remote-uid", HeaderValue::from_static("1234"));
-        headers.insert("x-remote-extra-acme.com%2Fproject", HeaderValue::from_static("alpha"));
+        headers.insert(
+            "x-remote-extra-acme.com%2Fproject",
+            HeaderValue::from_static("alpha"),
+        );
         headers
     }
 
     #[test]
     fn the_front_proxy_is_trusted_for_the_user_it_names() {
         let front_proxy_ca = ca("front-proxy-ca");
-        let cert = client_cert("front-proxy-client", &front_proxy_ca, ExtendedKeyUsagePurpose::ClientAuth);
-        let user = config(&front_proxy_ca, &["front-proxy-client"]).authenticate(&[cert], &headers()).unwrap();
+        let cert = client_cert(
+            "front-proxy-client",
+            &front_proxy_ca,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
+        let user = config(&front_proxy_ca, &["front-proxy-client"])
+            .authenticate(&[cert], &headers())
+            .unwrap();
         assert_eq!(user.name, "alice");
         assert_eq!(user.uid.as_deref(), Some("1234"));
         assert_eq!(user.groups, vec!["devs", "ops", "system:authenticated"]);
@@ -330,7 +406,9 @@ mod tests {
     #[test]
     fn no_certificate_is_401_whatever_the_headers_say() {
         let front_proxy_ca = ca("front-proxy-ca");
-        let err = config(&front_proxy_ca, &[]).authenticate(&[], &headers()).unwrap_err();
+        let err = config(&front_proxy_ca, &[])
+            .authenticate(&[], &headers())
+            .unwrap_err();
         assert!(matches!(err, AppError::Unauthorized(_)), "{err:?}");
     }
 
@@ -338,24 +416,45 @@ mod tests {
     fn a_certificate_from_another_ca_is_401() {
         let front_proxy_ca = ca("front-proxy-ca");
         let other_ca = ca("someone-else");
-        let cert = client_cert("front-proxy-client", &other_ca, ExtendedKeyUsagePurpose::ClientAuth);
-        let err = config(&front_proxy_ca, &[]).authenticate(&[cert], &headers()).unwrap_err();
-        assert!(err.to_string().contains("client certificate rejected"), "{err}");
+        let cert = client_cert(
+            "front-proxy-client",
+            &other_ca,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
+        let err = config(&front_proxy_ca, &[])
+            .authenticate(&[cert], &headers())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("client certificate rejected"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_cn_outside_the_allowed_names_is_401() {
         let front_proxy_ca = ca("front-proxy-ca");
-        let cert = client_cert("mallory", &front_proxy_ca, ExtendedKeyUsagePurpose::ClientAuth);
-        let err = config(&front_proxy_ca, &["front-proxy-client"]).authenticate(&[cert], &headers()).unwrap_err();
+        let cert = client_cert(
+            "mallory",
+            &front_proxy_ca,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
+        let err = config(&front_proxy_ca, &["front-proxy-client"])
+            .authenticate(&[cert], &headers())
+            .unwrap_err();
         assert!(err.to_string().contains("\"mallory\""), "{err}");
     }
 
     #[test]
     fn a_server_certificate_is_not_a_client_certificate() {
         let front_proxy_ca = ca("front-proxy-ca");
-        let cert = client_cert("front-proxy-client", &front_proxy_ca, ExtendedKeyUsagePurpose::ServerAuth);
-        let err = config(&front_proxy_ca, &[]).authenticate(&[cert], &headers()).unwrap_err();
+        let cert = client_cert(
+            "front-proxy-client",
+            &front_proxy_ca,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let err = config(&front_proxy_ca, &[])
+            .authenticate(&[cert], &headers())
+            .unwrap_err();
         assert!(matches!(err, AppError::Unauthorized(_)), "{err:?}");
     }
 
@@ -363,11 +462,26 @@ mod tests {
     fn the_configmap_lists_are_json_strings() {
         let front_proxy_ca = ca("front-proxy-ca");
         let data = BTreeMap::from([
-            ("requestheader-client-ca-file".to_string(), front_proxy_ca.pem()),
-            ("requestheader-allowed-names".to_string(), r#"["front-proxy-client"]"#.to_string()),
-            ("requestheader-username-headers".to_string(), r#"["X-Remote-User"]"#.to_string()),
-            ("requestheader-group-headers".to_string(), r#"["X-Remote-Group"]"#.to_string()),
-            ("requestheader-extra-headers-prefix".to_string(), r#"["X-Remote-Extra-"]"#.to_string()),
+            (
+                "requestheader-client-ca-file".to_string(),
+                front_proxy_ca.pem(),
+            ),
+            (
+                "requestheader-allowed-names".to_string(),
+                r#"["front-proxy-client"]"#.to_string(),
+            ),
+            (
+                "requestheader-username-headers".to_string(),
+                r#"["X-Remote-User"]"#.to_string(),
+            ),
+            (
+                "requestheader-group-headers".to_string(),
+                r#"["X-Remote-Group"]"#.to_string(),
+            ),
+            (
+                "requestheader-extra-headers-prefix".to_string(),
+                r#"["X-Remote-Extra-"]"#.to_string(),
+            ),
         ]);
         let config = RequestHeaderConfig::from_configmap_data(&data).unwrap();
         assert_eq!(config.client_cas.len(), 1);
@@ -378,6 +492,9 @@ mod tests {
     #[test]
     fn a_configmap_without_the_bundle_is_an_error() {
         let err = RequestHeaderConfig::from_configmap_data(&BTreeMap::new()).unwrap_err();
-        assert!(err.to_string().contains("requestheader-client-ca-file is missing"));
+        assert!(
+            err.to_string()
+                .contains("requestheader-client-ca-file is missing")
+        );
     }
 }

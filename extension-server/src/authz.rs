@@ -55,7 +55,10 @@ pub struct Authorizer {
 impl Authorizer {
     /// An authorizer that sends SubjectAccessReviews with `client`.
     pub fn new(client: kube::Client) -> Self {
-        Self { client, cache: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// May `user` `get` objects of `kind` in `namespace` (named `name`, when
@@ -72,20 +75,34 @@ impl Authorizer {
         name: Option<&str>,
     ) -> Result<Decision, kube::Error> {
         if user.groups.iter().any(|g| g == "system:masters") {
-            return Ok(Decision { allowed: true, reason: "system:masters".to_string(), api_calls: 0 });
+            return Ok(Decision {
+                allowed: true,
+                reason: "system:masters".to_string(),
+                api_calls: 0,
+            });
         }
         let question = Question {
             user: user.name.clone(),
             uid: user.uid.clone(),
             groups: user.groups.clone(),
-            extra: user.extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            extra: user
+                .extra
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             group: kind.resource.group.clone(),
             resource: kind.resource.plural.clone(),
-            namespace: namespace.filter(|_| kind.is_namespaced()).map(str::to_string),
+            namespace: namespace
+                .filter(|_| kind.is_namespaced())
+                .map(str::to_string),
             name: name.map(str::to_string),
         };
         if let Some((allowed, reason)) = self.cached(&question) {
-            return Ok(Decision { allowed, reason, api_calls: 0 });
+            return Ok(Decision {
+                allowed,
+                reason,
+                api_calls: 0,
+            });
         }
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
@@ -111,7 +128,11 @@ impl Authorizer {
         let allowed = status.allowed && !status.denied.unwrap_or(false);
         let reason = status.reason.unwrap_or_default();
         self.remember(question, allowed, reason.clone());
-        Ok(Decision { allowed, reason, api_calls: 1 })
+        Ok(Decision {
+            allowed,
+            reason,
+            api_calls: 1,
+        })
     }
 
     fn cached(&self, question: &Question) -> Option<(bool, String)> {
@@ -135,7 +156,12 @@ impl Authorizer {
 
 /// The message kube-apiserver gives for a forbidden `get`, so that kubectl
 /// users read what they are used to.
-pub fn forbidden_message(user: &UserInfo, kind: &Kind, namespace: Option<&str>, name: &str) -> String {
+pub fn forbidden_message(
+    user: &UserInfo,
+    kind: &Kind,
+    namespace: Option<&str>,
+    name: &str,
+) -> String {
     let scope = match namespace.filter(|_| kind.is_namespaced()) {
         Some(ns) => format!(" in the namespace \"{ns}\""),
         None => " at the cluster scope".to_string(),
@@ -156,7 +182,10 @@ mod tests {
 
     #[test]
     fn forbidden_reads_like_kube_apiserver() {
-        let user = UserInfo { name: "bob".to_string(), ..UserInfo::default() };
+        let user = UserInfo {
+            name: "bob".to_string(),
+            ..UserInfo::default()
+        };
         let databases = kind("example.com", "v1", "Database", "databases", true);
         assert_eq!(
             forbidden_message(&user, &databases, Some("team-a"), "db-1"),

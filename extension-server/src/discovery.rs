@@ -64,12 +64,18 @@ impl Catalog {
             }
             for version in group.versions() {
                 for (resource, capabilities) in group.versioned_resources(version) {
-                    all.push(Kind { resource, capabilities });
+                    all.push(Kind {
+                        resource,
+                        capabilities,
+                    });
                 }
             }
             for (resource, capabilities) in group.recommended_resources() {
                 if capabilities.supports_operation(verbs::LIST) {
-                    listable.push(Kind { resource, capabilities });
+                    listable.push(Kind {
+                        resource,
+                        capabilities,
+                    });
                 }
             }
         }
@@ -100,9 +106,12 @@ impl Catalog {
                     || k.resource.plural.eq_ignore_ascii_case(&primary.kind))
         };
         match &primary.version {
-            Some(version) => {
-                self.all.iter().filter(matches).find(|k| &k.resource.version == version).cloned()
-            }
+            Some(version) => self
+                .all
+                .iter()
+                .filter(matches)
+                .find(|k| &k.resource.version == version)
+                .cloned(),
             None => self
                 .listable
                 .iter()
@@ -144,12 +153,19 @@ pub struct DiscoveryCache {
 impl DiscoveryCache {
     /// An empty cache; [`DiscoveryCache::refresh`] fills it.
     pub fn new(client: kube::Client) -> Self {
-        Self { client, current: RwLock::new(None) }
+        Self {
+            client,
+            current: RwLock::new(None),
+        }
     }
 
     /// The current catalog, if discovery has run.
     pub async fn get(&self) -> Option<Arc<Catalog>> {
-        self.current.read().await.as_ref().map(|(catalog, _)| catalog.clone())
+        self.current
+            .read()
+            .await
+            .as_ref()
+            .map(|(catalog, _)| catalog.clone())
     }
 
     /// Runs discovery and replaces the catalog.
@@ -205,7 +221,11 @@ pub(crate) mod tests {
                 plural: plural.to_string(),
             },
             capabilities: ApiCapabilities {
-                scope: if namespaced { Scope::Namespaced } else { Scope::Cluster },
+                scope: if namespaced {
+                    Scope::Namespaced
+                } else {
+                    Scope::Cluster
+                },
                 subresources: vec![],
                 operations: vec!["get".to_string(), "list".to_string(), "watch".to_string()],
             },
@@ -234,28 +254,47 @@ pub(crate) mod tests {
     fn resolves_kind_or_plural_in_any_case() {
         let catalog = catalog();
         for name in ["Database", "database", "DATABASES", "databases"] {
-            let found = catalog.resolve(&primary("example.com", Some("v1"), name)).unwrap();
+            let found = catalog
+                .resolve(&primary("example.com", Some("v1"), name))
+                .unwrap();
             assert_eq!(found.resource.kind, "Database", "{name}");
         }
     }
 
     #[test]
     fn resolves_the_version_asked_for() {
-        let found = catalog().resolve(&primary("example.com", Some("v1beta1"), "Database")).unwrap();
+        let found = catalog()
+            .resolve(&primary("example.com", Some("v1beta1"), "Database"))
+            .unwrap();
         assert_eq!(found.resource.version, "v1beta1");
     }
 
     #[test]
     fn unknown_kinds_and_versions_resolve_to_nothing() {
         let catalog = catalog();
-        assert!(catalog.resolve(&primary("example.com", Some("v2"), "Database")).is_none());
-        assert!(catalog.resolve(&primary("example.org", Some("v1"), "Database")).is_none());
-        assert!(catalog.resolve(&primary("", Some("v1"), "Database")).is_none());
+        assert!(
+            catalog
+                .resolve(&primary("example.com", Some("v2"), "Database"))
+                .is_none()
+        );
+        assert!(
+            catalog
+                .resolve(&primary("example.org", Some("v1"), "Database"))
+                .is_none()
+        );
+        assert!(
+            catalog
+                .resolve(&primary("", Some("v1"), "Database"))
+                .is_none()
+        );
     }
 
     #[test]
     fn qualified_resources_read_like_kubectl() {
-        assert_eq!(kind("", "v1", "Secret", "secrets", true).qualified_resource(), "secrets");
+        assert_eq!(
+            kind("", "v1", "Secret", "secrets", true).qualified_resource(),
+            "secrets"
+        );
         assert_eq!(
             kind("apps", "v1", "Deployment", "deployments", true).qualified_resource(),
             "deployments.apps"

@@ -79,7 +79,9 @@ impl AppError {
             kube::Error::Api(status) if status.code == 503 || status.code == 504 => {
                 Self::Unavailable(format!("{what}: {}", status.message))
             }
-            kube::Error::Api(_) => Self::Internal(anyhow::Error::new(err).context(what.to_string())),
+            kube::Error::Api(_) => {
+                Self::Internal(anyhow::Error::new(err).context(what.to_string()))
+            }
             _ => Self::Unavailable(format!("{what}: the cluster cannot be reached: {err}")),
         }
     }

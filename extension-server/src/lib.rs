@@ -93,11 +93,15 @@ pub const PREFIX: &str = "/apis/primary-all/v1";
 
 /// The router: health probes and metrics (no client certificate needed),
 /// discovery and the primary routes (front proxy only).
+// ANCHOR: app
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route(PREFIX, get(api_resource_list))
         .route(&format!("{PREFIX}/{{*rest}}"), get(primary))
-        .route_layer(middleware::from_fn_with_state(state.authenticator.clone(), authn::require_front_proxy));
+        .route_layer(middleware::from_fn_with_state(
+            state.authenticator.clone(),
+            authn::require_front_proxy,
+        ));
     Router::new()
         .merge(api)
         .route("/healthz", get(ok))
@@ -110,7 +114,10 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+                let matched = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str);
                 tracing::info_span!(
                     "request",
                     method = %request.method(),
@@ -125,6 +132,7 @@ pub fn app(state: AppState) -> Router {
         )
         .with_state(state)
 }
+// ANCHOR_END: app
 
 /// Health probes answer `ok` without authentication, like kube-apiserver's.
 async fn ok() -> &'static str {
@@ -147,13 +155,20 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if missing.is_empty() {
         "ok".into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", missing.join(", "))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", missing.join(", ")),
+        )
+            .into_response()
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
         .into_response()
@@ -161,7 +176,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn not_found(uri: Uri) -> AppError {
     let path: String = uri.path().chars().take(120).collect();
-    AppError::NotFound(format!("the server could not find the requested resource {path:?}"))
+    AppError::NotFound(format!(
+        "the server could not find the requested resource {path:?}"
+    ))
 }
 
 /// The group version's discovery document. kube-apiserver marks the
@@ -193,12 +210,23 @@ async fn record(State(state): State<AppState>, request: Request, next: Next) -> 
     if let Some(err) = response.extensions().get::<Arc<AppError>>() {
         match **err {
             AppError::Internal(_) => tracing::error!(error = %err, "request failed"),
-            _ => tracing::debug!(error = %err, code = response.status().as_u16(), "request refused"),
+            _ => {
+                tracing::debug!(error = %err, code = response.status().as_u16(), "request refused")
+            }
         }
     }
     if on_primary_route {
-        state.metrics.requests.get_or_create(&RequestLabels { code: response.status().as_u16() }).inc();
-        state.metrics.duration.observe(started.elapsed().as_secs_f64());
+        state
+            .metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                code: response.status().as_u16(),
+            })
+            .inc();
+        state
+            .metrics
+            .duration
+            .observe(started.elapsed().as_secs_f64());
     }
     response
 }

@@ -41,10 +41,19 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::registry()
-        .with(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            format!("{}=info,tower_http=info,kube=warn", env!("CARGO_CRATE_NAME")).into()
-        }))
-        .with(tracing_subscriber::fmt::layer().with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+        .with(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                format!(
+                    "{}=info,tower_http=info,kube=warn",
+                    env!("CARGO_CRATE_NAME")
+                )
+                .into()
+            }),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .init();
     let args = Args::parse();
     let tls_config = tls::server_config(&args.tls_cert_file, &args.tls_private_key_file)?;
@@ -54,7 +63,10 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::new(client.clone(), args.strategy);
 
     // Background work: the request-header CA, and discovery.
-    tokio::spawn(authn::watch_configmap(client.clone(), state.authenticator.clone()));
+    tokio::spawn(authn::watch_configmap(
+        client.clone(),
+        state.authenticator.clone(),
+    ));
     let discovery = state.discovery.clone();
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(200);
@@ -81,7 +93,14 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(delay = ?delay, "shutting down: /readyz now fails");
         tokio::time::sleep(delay).await;
     };
-    tls::serve(listener, tls_config, app(state), shutdown, Duration::from_secs(args.drain_seconds)).await
+    tls::serve(
+        listener,
+        tls_config,
+        app(state),
+        shutdown,
+        Duration::from_secs(args.drain_seconds),
+    )
+    .await
 }
 
 async fn shutdown_signal() {
@@ -101,4 +120,3 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
-

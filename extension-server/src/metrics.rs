@@ -32,15 +32,39 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
-        let duration = Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]);
+        let duration = Histogram::new([
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
         let api_calls = Histogram::new([1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]);
         let api_calls_total = Counter::default();
         let mut registry = Registry::with_prefix("primary_all");
-        registry.register("requests", "Requests on the primary routes, by HTTP code", requests.clone());
-        registry.register("request_duration_seconds", "Seconds to answer a primary route", duration.clone());
-        registry.register("api_calls_per_request", "kube-apiserver calls made to answer one primary route", api_calls.clone());
-        registry.register("api_calls", "kube-apiserver calls made for primary routes", api_calls_total.clone());
-        Self { registry: Mutex::new(registry), requests, duration, api_calls, api_calls_total }
+        registry.register(
+            "requests",
+            "Requests on the primary routes, by HTTP code",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Seconds to answer a primary route",
+            duration.clone(),
+        );
+        registry.register(
+            "api_calls_per_request",
+            "kube-apiserver calls made to answer one primary route",
+            api_calls.clone(),
+        );
+        registry.register(
+            "api_calls",
+            "kube-apiserver calls made for primary routes",
+            api_calls_total.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            duration,
+            api_calls,
+            api_calls_total,
+        }
     }
 }
 
@@ -63,10 +87,19 @@ mod tests {
     #[test]
     fn counts_show_up_in_the_exposition() {
         let metrics = Metrics::default();
-        metrics.requests.get_or_create(&RequestLabels { code: 404 }).inc();
+        metrics
+            .requests
+            .get_or_create(&RequestLabels { code: 404 })
+            .inc();
         metrics.api_calls.observe(3.0);
         let text = metrics.encode();
-        assert!(text.contains("primary_all_requests_total{code=\"404\"} 1"), "{text}");
-        assert!(text.contains("primary_all_api_calls_per_request_count 1"), "{text}");
+        assert!(
+            text.contains("primary_all_requests_total{code=\"404\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("primary_all_api_calls_per_request_count 1"),
+            "{text}"
+        );
     }
 }

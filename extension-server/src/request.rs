@@ -56,7 +56,10 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Self { depth: 1, view: View::List }
+        Self {
+            depth: 1,
+            view: View::List,
+        }
     }
 }
 
@@ -69,7 +72,10 @@ impl Default for Params {
 pub fn parse_path(rest: &str) -> Result<PrimaryRef, AppError> {
     // Split first, then decode each segment, so that an escaped `/` stays
     // inside its segment (and then fails validation) instead of adding one.
-    let decoded: Vec<String> = rest.split('/').map(decode_segment).collect::<Result<_, _>>()?;
+    let decoded: Vec<String> = rest
+        .split('/')
+        .map(decode_segment)
+        .collect::<Result<_, _>>()?;
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let primary = match segments.as_slice() {
         // namespaces/{namespace}/{resource}.{group}/{name}
@@ -86,7 +92,13 @@ pub fn parse_path(rest: &str) -> Result<PrimaryRef, AppError> {
         // {resource}.{group}/{name}: a cluster-scoped primary, grantable by name
         [resource_group, name] => {
             let (resource, group) = split_resource_group(resource_group)?;
-            PrimaryRef { group, version: None, kind: resource, namespace: None, name: name.to_string() }
+            PrimaryRef {
+                group,
+                version: None,
+                kind: resource,
+                namespace: None,
+                name: name.to_string(),
+            }
         }
         // {group}/{version}/{kind}/{namespace}/{name}
         [group, version, kind, namespace, name] => PrimaryRef {
@@ -126,12 +138,20 @@ fn split_resource_group(segment: &str) -> Result<(String, String), AppError> {
 }
 
 fn core_to_empty(group: &str) -> String {
-    if group == CORE { String::new() } else { group.to_string() }
+    if group == CORE {
+        String::new()
+    } else {
+        group.to_string()
+    }
 }
 
 fn validate(primary: &PrimaryRef) -> Result<(), AppError> {
     if !primary.group.is_empty() && !is_dns_subdomain(&primary.group) {
-        return Err(bad("group", &primary.group, "a DNS subdomain such as example.com, or \"core\""));
+        return Err(bad(
+            "group",
+            &primary.group,
+            "a DNS subdomain such as example.com, or \"core\"",
+        ));
     }
     if let Some(version) = &primary.version {
         if !is_dns_label(version) {
@@ -139,30 +159,49 @@ fn validate(primary: &PrimaryRef) -> Result<(), AppError> {
         }
     }
     if !is_kind(&primary.kind) {
-        return Err(bad("kind", &primary.kind, "a kind such as Database or a resource such as databases"));
+        return Err(bad(
+            "kind",
+            &primary.kind,
+            "a kind such as Database or a resource such as databases",
+        ));
     }
     if let Some(namespace) = &primary.namespace {
         if !is_dns_label(namespace) {
-            return Err(bad("namespace", namespace, "a DNS label of at most 63 characters"));
+            return Err(bad(
+                "namespace",
+                namespace,
+                "a DNS label of at most 63 characters",
+            ));
         }
     }
     if !is_object_name(&primary.name) {
-        return Err(bad("name", &primary.name, "a name of at most 253 characters such as db-1"));
+        return Err(bad(
+            "name",
+            &primary.name,
+            "a name of at most 253 characters such as db-1",
+        ));
     }
     Ok(())
 }
 
 fn bad(what: &str, value: &str, expected: &str) -> AppError {
     let shown: String = value.chars().take(80).collect();
-    let ellipsis = if value.chars().count() > 80 { "…" } else { "" };
-    AppError::BadRequest(format!("invalid {what} {shown:?}{ellipsis}: expected {expected}"))
+    let ellipsis = if value.chars().count() > 80 {
+        "…"
+    } else {
+        ""
+    };
+    AppError::BadRequest(format!(
+        "invalid {what} {shown:?}{ellipsis}: expected {expected}"
+    ))
 }
 
 /// RFC 1123 label: lowercase alphanumerics and `-`, at most 63, alphanumeric at both ends.
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -187,7 +226,8 @@ fn is_object_name(s: &str) -> bool {
         && s.len() <= 253
         && s != "."
         && s != ".."
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'@'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'@'))
 }
 
 /// Parses the raw query string of a primary route.
@@ -199,12 +239,18 @@ fn is_object_name(s: &str) -> bool {
 pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
     let mut params = Params::default();
     let mut seen: Vec<String> = Vec::new();
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key)?;
         let value = decode(value)?;
         if seen.contains(&key) {
-            return Err(AppError::BadRequest(format!("query parameter {key:?} is given more than once")));
+            return Err(AppError::BadRequest(format!(
+                "query parameter {key:?} is given more than once"
+            )));
         }
         seen.push(key.clone());
         match key.as_str() {
@@ -264,7 +310,9 @@ fn percent_decode(component: &str, plus_is_space: bool) -> Result<String, AppErr
                     .get(i + 1..i + 3)
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| AppError::BadRequest("the request has a malformed %-escape".to_string()))?;
+                    .ok_or_else(|| {
+                        AppError::BadRequest("the request has a malformed %-escape".to_string())
+                    })?;
                 out.push(hex);
                 i += 3;
             }
@@ -278,7 +326,8 @@ fn percent_decode(component: &str, plus_is_space: bool) -> Result<String, AppErr
             }
         }
     }
-    String::from_utf8(out).map_err(|_| AppError::BadRequest("the request is not valid UTF-8".to_string()))
+    String::from_utf8(out)
+        .map_err(|_| AppError::BadRequest("the request is not valid UTF-8".to_string()))
 }
 
 #[cfg(test)]
@@ -351,7 +400,10 @@ mod tests {
             "example.com/v1/Database/default/%ff%fe",
         ] {
             let err = parse_path(path).unwrap_err();
-            assert!(matches!(err, AppError::BadRequest(_)), "{path:?} gave {err:?}");
+            assert!(
+                matches!(err, AppError::BadRequest(_)),
+                "{path:?} gave {err:?}"
+            );
         }
     }
 
@@ -377,7 +429,13 @@ mod tests {
 
     #[test]
     fn params_default_to_depth_one_and_a_list() {
-        assert_eq!(parse_params(None).unwrap(), Params { depth: 1, view: View::List });
+        assert_eq!(
+            parse_params(None).unwrap(),
+            Params {
+                depth: 1,
+                view: View::List
+            }
+        );
         assert_eq!(parse_params(Some("")).unwrap(), Params::default());
     }
 
@@ -385,7 +443,10 @@ mod tests {
     fn params_are_parsed() {
         assert_eq!(
             parse_params(Some("depth=3&view=tree")).unwrap(),
-            Params { depth: 3, view: View::Tree }
+            Params {
+                depth: 3,
+                view: View::Tree
+            }
         );
     }
 
@@ -404,7 +465,10 @@ mod tests {
             "depth=%ff",
         ] {
             let err = parse_params(Some(query)).unwrap_err();
-            assert!(matches!(err, AppError::BadRequest(_)), "{query:?} gave {err:?}");
+            assert!(
+                matches!(err, AppError::BadRequest(_)),
+                "{query:?} gave {err:?}"
+            );
         }
     }
 }

@@ -91,7 +91,10 @@ pub async fn scan(
         .collect::<Vec<_>>()
         .await;
 
-    let mut result = Scan { api_calls: lists.len() as u32, ..Scan::default() };
+    let mut result = Scan {
+        api_calls: lists.len() as u32,
+        ..Scan::default()
+    };
     let mut objects: Vec<(Kind, DynamicObject)> = Vec::new();
     for (kind, list) in lists {
         match list {
@@ -104,7 +107,9 @@ pub async fn scan(
                     objects.push((kind.clone(), object));
                 }
             }
-            Err(err) => result.failed.push(left_out(&kind, namespace.as_deref(), &err)),
+            Err(err) => result
+                .failed
+                .push(left_out(&kind, namespace.as_deref(), &err)),
         }
     }
     result.secondaries = walk(primary, objects, depth);
@@ -121,7 +126,9 @@ fn left_out(kind: &Kind, namespace: Option<&str>, err: &kube::Error) -> LeftOut 
         version: kind.resource.version.clone(),
         kind: kind.resource.kind.clone(),
         resource: kind.resource.plural.clone(),
-        namespace: namespace.filter(|_| kind.is_namespaced()).map(str::to_string),
+        namespace: namespace
+            .filter(|_| kind.is_namespaced())
+            .map(str::to_string),
         reason,
         message: format!("failed to list {}: {err}", kind.qualified_resource()),
     }
@@ -130,7 +137,11 @@ fn left_out(kind: &Kind, namespace: Option<&str>, err: &kube::Error) -> LeftOut 
 /// Walks labels (level 1 only) and ownerReferences (every level) from the
 /// primary down to `depth`, in memory. Each object appears once, at the
 /// first level that reaches it; the primary itself never appears.
-pub fn walk(primary: &DynamicObject, objects: Vec<(Kind, DynamicObject)>, depth: u32) -> Vec<Secondary> {
+pub fn walk(
+    primary: &DynamicObject,
+    objects: Vec<(Kind, DynamicObject)>,
+    depth: u32,
+) -> Vec<Secondary> {
     let Some(primary_uid) = primary.metadata.uid.clone() else {
         return Vec::new();
     };
@@ -160,6 +171,7 @@ pub fn walk(primary: &DynamicObject, objects: Vec<(Kind, DynamicObject)>, depth:
         }
     };
 
+    // ANCHOR: walk
     // Level 1: owned by the primary, or labelled with its uid.
     for &i in owned_by.get(&primary_uid).into_iter().flatten() {
         take(i, &primary_uid, Link::OwnerReference, 1, &mut found);
@@ -192,6 +204,7 @@ pub fn walk(primary: &DynamicObject, objects: Vec<(Kind, DynamicObject)>, depth:
             break;
         }
     }
+    // ANCHOR_END: walk
     found
 }
 
@@ -202,10 +215,16 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
     fn object(name: &str, uid: &str, owner: Option<&str>, label: Option<&str>) -> DynamicObject {
-        let mut object = DynamicObject::new(name, &kind("", "v1", "ConfigMap", "configmaps", true).resource);
+        let mut object = DynamicObject::new(
+            name,
+            &kind("", "v1", "ConfigMap", "configmaps", true).resource,
+        );
         object.metadata.uid = Some(uid.to_string());
         object.metadata.owner_references = owner.map(|o| {
-            vec![OwnerReference { uid: o.to_string(), ..OwnerReference::default() }]
+            vec![OwnerReference {
+                uid: o.to_string(),
+                ..OwnerReference::default()
+            }]
         });
         object.metadata.labels =
             label.map(|l| [(PRIMARY_UID_LABEL.to_string(), l.to_string())].into());
@@ -220,7 +239,13 @@ mod tests {
     fn names(found: &[Secondary]) -> Vec<(String, u32, &'static str)> {
         found
             .iter()
-            .map(|s| (s.object.metadata.name.clone().unwrap(), s.level, s.link.as_str()))
+            .map(|s| {
+                (
+                    s.object.metadata.name.clone().unwrap(),
+                    s.level,
+                    s.link.as_str(),
+                )
+            })
             .collect()
     }
 
@@ -236,7 +261,10 @@ mod tests {
         let found = walk(&primary, objects, 1);
         assert_eq!(
             names(&found),
-            vec![("owned".into(), 1, "ownerReference"), ("labelled".into(), 1, "label")]
+            vec![
+                ("owned".into(), 1, "ownerReference"),
+                ("labelled".into(), 1, "label")
+            ]
         );
     }
 
@@ -248,10 +276,16 @@ mod tests {
             object("replicaset", "b", Some("p"), None),
             object("container-thing", "d", Some("c"), None),
         ]);
-        assert_eq!(names(&walk(&primary, objects.clone(), 1)), vec![("replicaset".into(), 1, "ownerReference")]);
+        assert_eq!(
+            names(&walk(&primary, objects.clone(), 1)),
+            vec![("replicaset".into(), 1, "ownerReference")]
+        );
         assert_eq!(
             names(&walk(&primary, objects.clone(), 2)),
-            vec![("replicaset".into(), 1, "ownerReference"), ("pod".into(), 2, "ownerReference")]
+            vec![
+                ("replicaset".into(), 1, "ownerReference"),
+                ("pod".into(), 2, "ownerReference")
+            ]
         );
         assert_eq!(walk(&primary, objects, 10).len(), 3);
     }
@@ -270,7 +304,10 @@ mod tests {
     #[test]
     fn ownership_cycles_terminate() {
         let primary = object("p", "p", Some("b"), None);
-        let objects = with_kind(vec![object("a", "a", Some("p"), None), object("b", "b", Some("a"), None)]);
+        let objects = with_kind(vec![
+            object("a", "a", Some("p"), None),
+            object("b", "b", Some("a"), None),
+        ]);
         let found = walk(&primary, objects, 10);
         assert_eq!(found.len(), 2);
     }

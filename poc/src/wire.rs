@@ -24,7 +24,11 @@ pub fn path_for(
     namespace: Option<&str>,
     name: &str,
 ) -> String {
-    let group = if group.is_empty() { CORE_GROUP_ALIAS } else { group };
+    let group = if group.is_empty() {
+        CORE_GROUP_ALIAS
+    } else {
+        group
+    };
     match namespace {
         Some(ns) => format!("/apis/{API_VERSION}/{group}/{version}/{kind}/{ns}/{name}"),
         None => format!("/apis/{API_VERSION}/{group}/{version}/{kind}/{name}"),
@@ -127,7 +131,11 @@ pub struct SecondaryList {
 impl SecondaryList {
     /// A list of `items`.
     pub fn new(items: Vec<DynamicObject>) -> Self {
-        Self { api_version: "v1".to_string(), kind: "List".to_string(), items }
+        Self {
+            api_version: "v1".to_string(),
+            kind: "List".to_string(),
+            items,
+        }
     }
 }
 
@@ -154,6 +162,9 @@ mod tests {
     #[test]
     fn a_list_is_a_v1_list() {
         let list = serde_json::to_value(SecondaryList::new(vec![])).unwrap();
-        assert_eq!(list, serde_json::json!({"apiVersion": "v1", "kind": "List", "items": []}));
+        assert_eq!(
+            list,
+            serde_json::json!({"apiVersion": "v1", "kind": "List", "items": []})
+        );
     }
 }

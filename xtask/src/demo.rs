@@ -19,7 +19,8 @@ pub fn run(serve: bool) -> Result<()> {
 
     step("Applying", "the Database CRD (example.com/v1)");
     let mut crd = control_plane::kubectl();
-    crd.args(["apply", "--server-side", "-f"]).arg(example.join(EXAMPLE[0]));
+    crd.args(["apply", "--server-side", "-f"])
+        .arg(example.join(EXAMPLE[0]));
     progress::run(crd)?;
     let mut established = control_plane::kubectl();
     established.args([
@@ -32,20 +33,54 @@ pub fn run(serve: bool) -> Result<()> {
 
     step("Applying", "Database db-1");
     let mut db = control_plane::kubectl();
-    db.args(["apply", "--server-side", "-f"]).arg(example.join(EXAMPLE[1]));
+    db.args(["apply", "--server-side", "-f"])
+        .arg(example.join(EXAMPLE[1]));
     progress::run(db)?;
 
-    step("Showing", "what the cluster holds");
+    step(
+        "Applying",
+        "db-1's secondaries: a labelled Secret, an owned Service and ConfigMap",
+    );
+    let mut uid = control_plane::kubectl();
+    uid.args([
+        "get",
+        "databases.example.com",
+        "db-1",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let uid = progress::output(uid)?;
+    let secondaries = paths::control_plane_dir().join("demo-secondaries.yaml");
+    std::fs::write(&secondaries, secondaries_manifest(uid.trim()))?;
+    let mut apply = control_plane::kubectl();
+    apply
+        .args(["apply", "--server-side", "-f"])
+        .arg(&secondaries);
+    progress::run(apply)?;
+
+    let path = "/apis/primary-all/v1/example.com/v1/Database/default/db-1?view=tree";
+    step(
+        "Asking",
+        format!("kube-apiserver for the primary with its secondaries: {path}"),
+    );
     let mut get = control_plane::kubectl();
-    get.args(["get", "databases.example.com", "--all-namespaces", "-o", "wide"]);
-    progress::run(get)?;
+    get.args(["get", "--raw", path]);
+    let answer: serde_json::Value = serde_json::from_str(&progress::output(get)?)?;
+    print_answer(&answer);
 
     println!();
     println!("The cluster stays up. Try:");
     println!("  export KUBECONFIG={}", paths::kubeconfig().display());
+    let kubectl = control_plane::binaries::binary("kubectl");
     println!(
         "  {} get databases.example.com db-1 -o yaml",
-        control_plane::binaries::binary("kubectl").display()
+        kubectl.display()
+    );
+    println!(
+        "  {} get --raw /apis/primary-all/v1/namespaces/default/databases.example.com/db-1",
+        kubectl.display()
     );
     println!("  cargo xtask cluster down    # when you are done");
     println!();
@@ -56,3 +91,67 @@ pub fn run(serve: bool) -> Result<()> {
     Ok(())
 }
 
+/// What db-1's operator would have made: one object linked by label, two by
+/// ownerReference.
+fn secondaries_manifest(uid: &str) -> String {
+    let owner = format!(
+        "  ownerReferences:\n  - {{apiVersion: example.com/v1, kind: Database, name: db-1, uid: {uid}, controller: true}}"
+    );
+    format!(
+        "apiVersion: v1
+kind: Secret
+metadata:
+  name: db-1-credentials
+  namespace: default
+  labels: {{primary-all/primary-uid: {uid}}}
+stringData: {{password: demo-only}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: db-1
+  namespace: default
+{owner}
+spec:
+  selector: {{app: db-1}}
+  ports: [{{port: 5432}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: db-1-config
+  namespace: default
+{owner}
+data: {{postgresql.conf: max_connections = 100}}
+"
+    )
+}
+
+/// Prints the answer as a person reads it: the primary, then each secondary
+/// indented under what it hangs from, then anything left out.
+fn print_answer(answer: &serde_json::Value) {
+    fn walk(node: &serde_json::Value, depth: usize) {
+        let link = node["link"]
+            .as_str()
+            .map(|l| format!("  (by {l})"))
+            .unwrap_or_default();
+        println!(
+            "{}{}/{}{link}",
+            "    ".repeat(depth),
+            node["kind"].as_str().unwrap_or("?"),
+            node["name"].as_str().unwrap_or("?")
+        );
+        for child in node["children"].as_array().into_iter().flatten() {
+            walk(child, depth + 1);
+        }
+    }
+    println!();
+    walk(&answer["tree"], 1);
+    let count = answer["sec_res"]["items"].as_array().map_or(0, Vec::len);
+    println!(
+        "\n    {count} secondaries in one request (sec_res.items); the full objects are in the JSON."
+    );
+    for left in answer["leftOut"].as_array().into_iter().flatten() {
+        println!("    left out: {} ({})", left["resource"], left["reason"]);
+    }
+}

@@ -13,7 +13,10 @@ pub const CLUSTER: &str = "primary-all";
 
 /// Where the kind cluster's kubeconfig is written.
 pub fn kubeconfig() -> PathBuf {
-    paths::workspace_root().join("target").join("kind").join("kubeconfig")
+    paths::workspace_root()
+        .join("target")
+        .join("kind")
+        .join("kubeconfig")
 }
 
 /// Why kind cannot run here, if it cannot: kind needs its binary and a
@@ -26,7 +29,10 @@ pub fn unavailable_reason() -> Option<String> {
                 .to_string(),
         );
     }
-    match Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output() {
+    match Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+    {
         Ok(out) if out.status.success() => None,
         Ok(out) => Some(format!(
             "kind needs a running Docker engine, and `docker info` failed: {}; \
@@ -56,16 +62,31 @@ pub fn up() -> Result<()> {
     if existing.lines().any(|line| line.trim() == CLUSTER) {
         step("Reusing", format!("kind cluster {CLUSTER}"));
         let mut cmd = Command::new("kind");
-        cmd.args(["export", "kubeconfig", "--name", CLUSTER, "--kubeconfig"]).arg(&path);
-        progress::run(cmd)?;
-    } else {
-        step("Creating", format!("kind cluster {CLUSTER} (a minute or two)"));
-        let mut cmd = Command::new("kind");
-        cmd.args(["create", "cluster", "--name", CLUSTER, "--wait", "120s", "--kubeconfig"])
+        cmd.args(["export", "kubeconfig", "--name", CLUSTER, "--kubeconfig"])
             .arg(&path);
         progress::run(cmd)?;
+    } else {
+        step(
+            "Creating",
+            format!("kind cluster {CLUSTER} (a minute or two)"),
+        );
+        let mut cmd = Command::new("kind");
+        cmd.args([
+            "create",
+            "cluster",
+            "--name",
+            CLUSTER,
+            "--wait",
+            "120s",
+            "--kubeconfig",
+        ])
+        .arg(&path);
+        progress::run(cmd)?;
     }
-    step("Ready", format!("kind cluster; export KUBECONFIG={}", path.display()));
+    step(
+        "Ready",
+        format!("kind cluster; export KUBECONFIG={}", path.display()),
+    );
     Ok(())
 }
 

@@ -70,7 +70,9 @@ pub fn run_counting_lines(mut cmd: Command, label: &str, unit: &str) -> Result<D
     for reader in readers {
         let _ = reader.join();
     }
-    let status = child.wait().with_context(|| format!("failed to wait for {label}"))?;
+    let status = child
+        .wait()
+        .with_context(|| format!("failed to wait for {label}"))?;
     if !status.success() {
         eprintln!("--- last lines of {label} ---");
         for line in &tail {
@@ -115,6 +117,28 @@ pub fn output(mut cmd: Command) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `cmd` and returns stdout and stderr together, failing with both.
+pub fn output_with_stderr(mut cmd: Command) -> Result<String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("failed to start {cmd:?}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}):\n{}",
+            describe(&cmd),
+            out.status,
+            text.trim()
+        );
+    }
+    Ok(text)
 }
 
 /// `program arg arg …`, for messages.

@@ -6,6 +6,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
+use crate::book;
 use crate::control_plane;
 use crate::kind;
 use crate::paths;
@@ -25,8 +26,9 @@ pub enum Cluster {
 
 /// Runs the fast suites, then the cluster suites against `cluster`.
 pub fn run(cluster: Cluster) -> Result<()> {
-    step("Testing", "fast suites: unit and doc tests, no cluster");
+    step("Testing", "fast suites: unit and doc tests, the book lint, no cluster");
     progress::run(cargo_test(&[]))?;
+    book::build()?;
 
     let mut direct = Vec::new();
     let (kubeconfig, stop_afterwards) = match cluster {
@@ -36,8 +38,13 @@ pub fn run(cluster: Cluster) -> Result<()> {
             // Security tests also call the extension server straight, past
             // kube-apiserver, which only the local control plane allows.
             let state = control_plane::State::load().context("the control plane left no state")?;
-            direct.push(("PRIMARY_ALL_EXTENSION_SERVER", format!("https://127.0.0.1:{}", state.extension_port)));
-            let ca = paths::control_plane_dir().join("pki").join("extension-ca.crt");
+            direct.push((
+                "PRIMARY_ALL_EXTENSION_SERVER",
+                format!("https://127.0.0.1:{}", state.extension_port),
+            ));
+            let ca = paths::control_plane_dir()
+                .join("pki")
+                .join("extension-ca.crt");
             direct.push(("PRIMARY_ALL_EXTENSION_CA", ca.display().to_string()));
             (paths::kubeconfig(), !was_up)
         }
@@ -57,7 +64,10 @@ pub fn run(cluster: Cluster) -> Result<()> {
         }
     };
 
-    step("Testing", format!("cluster suites against {}", kubeconfig.display()));
+    step(
+        "Testing",
+        format!("cluster suites against {}", kubeconfig.display()),
+    );
     let mut cluster_tests = cargo_test(&["--ignored"]);
     cluster_tests.env("KUBECONFIG", &kubeconfig).envs(direct);
     let result = progress::run(cluster_tests);

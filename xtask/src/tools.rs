@@ -21,11 +21,24 @@ pub struct Tool {
 }
 
 /// mdBook, which renders and serves the book.
-pub const MDBOOK: Tool = Tool { krate: "mdbook", version: "0.5.4", binary: "mdbook" };
+pub const MDBOOK: Tool = Tool {
+    krate: "mdbook",
+    version: "0.5.4",
+    binary: "mdbook",
+};
+
+/// mdbook-bib, the preprocessor that renders `{{#cite key}}` from `refs.bib`.
+pub const MDBOOK_BIB: Tool = Tool {
+    krate: "mdbook-bib",
+    version: "0.5.3",
+    binary: "mdbook-bib",
+};
 
 impl Tool {
     fn root(&self) -> PathBuf {
-        paths::user_cache_dir().join("tools").join(format!("{}-{}", self.krate, self.version))
+        paths::user_cache_dir()
+            .join("tools")
+            .join(format!("{}-{}", self.krate, self.version))
     }
 
     /// The installed binary, installing it first when it is missing.
@@ -36,7 +49,10 @@ impl Tool {
         }
         step(
             "Installing",
-            format!("{}@{} (once per machine, a few minutes)", self.krate, self.version),
+            format!(
+                "{}@{} (once per machine, a few minutes)",
+                self.krate, self.version
+            ),
         );
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.args(["install", "--locked", "--root"])
@@ -47,7 +63,10 @@ impl Tool {
             &format!("cargo install {}", self.krate),
             "lines of output",
         )?;
-        step("Installed", format!("{} in {}", self.krate, progress::human(took)));
+        step(
+            "Installed",
+            format!("{} in {}", self.krate, progress::human(took)),
+        );
         Ok(binary)
     }
 }

@@ -26,7 +26,11 @@ pub async fn install_database_crd(client: &kube::Client) -> anyhow::Result<()> {
     api.patch("databases.example.com", &params, &Patch::Apply(&crd))
         .await
         .context("failed to apply the Database CRD")?;
-    let established = await_condition(api, "databases.example.com", conditions::is_crd_established());
+    let established = await_condition(
+        api,
+        "databases.example.com",
+        conditions::is_crd_established(),
+    );
     tokio::time::timeout(Duration::from_secs(30), established)
         .await
         .context("the Database CRD was not Established within 30s")??;

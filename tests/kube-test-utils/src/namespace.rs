@@ -43,7 +43,11 @@ impl TestNamespace {
             .await
             .with_context(|| format!("failed to create test namespace {name}"))?;
         tracing::debug!(namespace = %name, "created test namespace");
-        Ok(Self { name, client: client.clone(), deleted: false })
+        Ok(Self {
+            name,
+            client: client.clone(),
+            deleted: false,
+        })
     }
 
     /// The namespace's name.
@@ -64,7 +68,9 @@ impl TestNamespace {
 
 impl std::fmt::Debug for TestNamespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestNamespace").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("TestNamespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -79,7 +85,9 @@ impl Drop for TestNamespace {
         // blocked right here.
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(runtime) = runtime {
                 let _ = runtime.block_on(async move {
                     let client = kube::Client::try_default().await?;
@@ -130,7 +138,11 @@ mod tests {
         let a = unique_suffix();
         let b = unique_suffix();
         assert_eq!(a.len(), 5);
-        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{a}");
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "{a}"
+        );
         assert_ne!(a, b);
     }
 }

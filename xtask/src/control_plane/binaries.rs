@@ -27,7 +27,11 @@ pub struct Component {
 
 /// Everything the local control plane runs, in build order.
 pub const COMPONENTS: [Component; 4] = [
-    Component { name: "etcd", package: "go.etcd.io/etcd/server/v3", module: "etcd" },
+    Component {
+        name: "etcd",
+        package: "go.etcd.io/etcd/server/v3",
+        module: "etcd",
+    },
     Component {
         name: "kube-apiserver",
         package: "k8s.io/kubernetes/cmd/kube-apiserver",
@@ -38,7 +42,11 @@ pub const COMPONENTS: [Component; 4] = [
         package: "k8s.io/kubernetes/cmd/kube-controller-manager",
         module: "kubernetes",
     },
-    Component { name: "kubectl", package: "k8s.io/kubernetes/cmd/kubectl", module: "kubernetes" },
+    Component {
+        name: "kubectl",
+        package: "k8s.io/kubernetes/cmd/kubectl",
+        module: "kubernetes",
+    },
 ];
 
 /// The directory that holds the binaries for the pinned versions. Changing a
@@ -46,7 +54,9 @@ pub const COMPONENTS: [Component; 4] = [
 pub fn bin_dir() -> PathBuf {
     paths::user_cache_dir()
         .join("control-plane")
-        .join(format!("kubernetes-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}"))
+        .join(format!(
+            "kubernetes-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}"
+        ))
         .join("bin")
 }
 
@@ -59,8 +69,10 @@ pub fn binary(name: &str) -> PathBuf {
 /// modules. A machine that built them once rebuilds nothing.
 pub fn ensure_built() -> Result<PathBuf> {
     let dir = bin_dir();
-    let missing: Vec<Component> =
-        COMPONENTS.into_iter().filter(|c| !dir.join(c.name).is_file()).collect();
+    let missing: Vec<Component> = COMPONENTS
+        .into_iter()
+        .filter(|c| !dir.join(c.name).is_file())
+        .collect();
     if missing.is_empty() {
         return Ok(dir);
     }
@@ -70,7 +82,11 @@ pub fn ensure_built() -> Result<PathBuf> {
         "Building",
         format!(
             "the control plane from Go modules (Kubernetes {KUBERNETES_VERSION}, etcd {ETCD_VERSION}): {}",
-            missing.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|c| c.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     eprintln!(
@@ -101,7 +117,9 @@ fn which_go() -> Result<()> {
 /// moves them into place only when the whole build succeeded, so an
 /// interrupted build leaves no half-written binary in the cache.
 fn build_module(module: &str, packages: &[&Component], dir: &Path) -> Result<()> {
-    let module_dir = paths::workspace_root().join("tests/control-plane").join(module);
+    let module_dir = paths::workspace_root()
+        .join("tests/control-plane")
+        .join(module);
     let staging = dir.join(format!(".building-{module}"));
     std::fs::create_dir_all(&staging)?;
 
@@ -111,7 +129,13 @@ fn build_module(module: &str, packages: &[&Component], dir: &Path) -> Result<()>
     build
         .current_dir(&module_dir)
         .env("CGO_ENABLED", "0")
-        .args(["build", "-v", "-trimpath", "-tags", "selinux,notest,grpcnotrace"])
+        .args([
+            "build",
+            "-v",
+            "-trimpath",
+            "-tags",
+            "selinux,notest,grpcnotrace",
+        ])
         .arg("-ldflags")
         .arg(ldflags(module))
         .arg("-o")
@@ -132,11 +156,19 @@ fn build_module(module: &str, packages: &[&Component], dir: &Path) -> Result<()>
 /// `go build -o dir/` names a binary after its package path, leaving out a
 /// major-version suffix: the etcd server's package `…/server/v3` becomes `server`.
 fn built_name(component: &Component) -> &'static str {
-    if component.name == "etcd" { "server" } else { component.name }
+    if component.name == "etcd" {
+        "server"
+    } else {
+        component.name
+    }
 }
 
 fn names(packages: &[&Component]) -> String {
-    packages.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+    packages
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Version stamps, set the way the upstream release build sets them, so that
@@ -146,7 +178,10 @@ pub fn ldflags(module: &str) -> String {
     match module {
         "kubernetes" => {
             let minor = KUBERNETES_VERSION.split('.').nth(1).unwrap_or_default();
-            for pkg in ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"] {
+            for pkg in [
+                "k8s.io/component-base/version",
+                "k8s.io/client-go/pkg/version",
+            ] {
                 flags.push(format!("-X {pkg}.gitVersion={KUBERNETES_VERSION}"));
                 flags.push(format!("-X {pkg}.gitMajor=1"));
                 flags.push(format!("-X {pkg}.gitMinor={minor}"));
@@ -193,6 +228,9 @@ mod tests {
     #[test]
     fn the_cache_is_keyed_by_both_versions() {
         let dir = bin_dir().display().to_string();
-        assert!(dir.contains(KUBERNETES_VERSION) && dir.contains(ETCD_VERSION), "{dir}");
+        assert!(
+            dir.contains(KUBERNETES_VERSION) && dir.contains(ETCD_VERSION),
+            "{dir}"
+        );
     }
 }

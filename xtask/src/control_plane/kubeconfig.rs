@@ -51,7 +51,8 @@ current-context: {CONTEXT}
 /// Writes a rendered kubeconfig with owner-only permissions: it holds a key.
 pub fn write(path: &Path, contents: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, contents).with_context(|| format!("failed to write {}", path.display()))?;
+    std::fs::write(path, contents)
+        .with_context(|| format!("failed to write {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(())
 }

@@ -23,8 +23,12 @@ use pki::Pki;
 use process::Managed;
 
 /// The components that `up` starts, in start order (`down` stops them in reverse).
-pub const STARTED: [&str; 4] =
-    ["etcd", "kube-apiserver", "kube-controller-manager", "extension-server"];
+pub const STARTED: [&str; 4] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "extension-server",
+];
 
 /// What `up` chose and `status`/`down` need: written to `state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,7 +89,13 @@ pub fn up() -> Result<()> {
     binaries::ensure_built()?;
     if State::load().is_some() && STARTED.iter().all(|c| component(c).pid().is_some()) && is_ready()
     {
-        step("Running", format!("control plane is already up; {}", paths::kubeconfig().display()));
+        step(
+            "Running",
+            format!(
+                "control plane is already up; {}",
+                paths::kubeconfig().display()
+            ),
+        );
         return Ok(());
     }
     // Half a cluster (a crash, a reboot) is cleaned away and started afresh.
@@ -117,7 +127,10 @@ fn boot() -> Result<()> {
     };
     state.save()?;
 
-    step("Generating", "certificates (cluster CA, front-proxy CA, service-account key)");
+    step(
+        "Generating",
+        "certificates (cluster CA, front-proxy CA, service-account key)",
+    );
     let pki = Pki::at(dir.join("pki"));
     pki.generate()?;
     kubeconfig::write(
@@ -169,37 +182,61 @@ fn start_etcd(state: &State) -> Result<()> {
 fn start_apiserver(state: &State, pki: &Pki) -> Result<()> {
     let file = |f: &str| pki.path(f).display().to_string();
     let mut cmd = Command::new(binaries::binary("kube-apiserver"));
-    cmd.arg(format!("--etcd-servers=http://127.0.0.1:{}", state.etcd_port))
-        .arg(format!("--secure-port={}", state.apiserver_port))
-        .arg("--bind-address=127.0.0.1")
-        .arg("--advertise-address=127.0.0.1")
-        // The `kubernetes` Service's endpoints may not be a loopback address,
-        // and nothing here reaches the API server through that Service.
-        .arg("--endpoint-reconciler-type=none")
-        .arg(format!("--tls-cert-file={}", file("apiserver.crt")))
-        .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
-        .arg(format!("--client-ca-file={}", file("ca.crt")))
-        .arg("--authorization-mode=RBAC")
-        .arg("--service-cluster-ip-range=10.0.0.0/24")
-        .arg("--service-account-issuer=https://kubernetes.default.svc")
-        .arg(format!("--service-account-key-file={}", file("sa.pub")))
-        .arg(format!("--service-account-signing-key-file={}", file("sa.key")))
-        .arg("--allow-privileged=true")
-        // The aggregation layer: kube-apiserver proxies to extension servers
-        // with the front-proxy client certificate and X-Remote-* headers.
-        .arg(format!("--requestheader-client-ca-file={}", file("front-proxy-ca.crt")))
-        .arg(format!("--requestheader-allowed-names={}", pki::FRONT_PROXY_CLIENT_CN))
-        .arg("--requestheader-username-headers=X-Remote-User")
-        .arg("--requestheader-uid-headers=X-Remote-Uid")
-        .arg("--requestheader-group-headers=X-Remote-Group")
-        .arg("--requestheader-extra-headers-prefix=X-Remote-Extra-")
-        .arg(format!("--proxy-client-cert-file={}", file("front-proxy-client.crt")))
-        .arg(format!("--proxy-client-key-file={}", file("front-proxy-client.key")));
+    cmd.arg(format!(
+        "--etcd-servers=http://127.0.0.1:{}",
+        state.etcd_port
+    ))
+    .arg(format!("--secure-port={}", state.apiserver_port))
+    .arg("--bind-address=127.0.0.1")
+    .arg("--advertise-address=127.0.0.1")
+    // The `kubernetes` Service's endpoints may not be a loopback address,
+    // and nothing here reaches the API server through that Service.
+    .arg("--endpoint-reconciler-type=none")
+    .arg(format!("--tls-cert-file={}", file("apiserver.crt")))
+    .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
+    .arg(format!("--client-ca-file={}", file("ca.crt")))
+    .arg("--authorization-mode=RBAC")
+    .arg("--service-cluster-ip-range=10.0.0.0/24")
+    .arg("--service-account-issuer=https://kubernetes.default.svc")
+    .arg(format!("--service-account-key-file={}", file("sa.pub")))
+    .arg(format!(
+        "--service-account-signing-key-file={}",
+        file("sa.key")
+    ))
+    .arg("--allow-privileged=true")
+    // The aggregation layer: kube-apiserver proxies to extension servers
+    // with the front-proxy client certificate and X-Remote-* headers.
+    .arg(format!(
+        "--requestheader-client-ca-file={}",
+        file("front-proxy-ca.crt")
+    ))
+    .arg(format!(
+        "--requestheader-allowed-names={}",
+        pki::FRONT_PROXY_CLIENT_CN
+    ))
+    .arg("--requestheader-username-headers=X-Remote-User")
+    .arg("--requestheader-uid-headers=X-Remote-Uid")
+    .arg("--requestheader-group-headers=X-Remote-Group")
+    .arg("--requestheader-extra-headers-prefix=X-Remote-Extra-")
+    .arg(format!(
+        "--proxy-client-cert-file={}",
+        file("front-proxy-client.crt")
+    ))
+    .arg(format!(
+        "--proxy-client-key-file={}",
+        file("front-proxy-client.key")
+    ));
     let apiserver = component("kube-apiserver");
-    step("Starting", format!("kube-apiserver on 127.0.0.1:{}", state.apiserver_port));
+    step(
+        "Starting",
+        format!("kube-apiserver on 127.0.0.1:{}", state.apiserver_port),
+    );
     apiserver.start(cmd)?;
     let took = apiserver.wait_until(Duration::from_secs(90), is_ready)?;
-    step("Ready", format!("kube-apiserver /readyz ok after {}", progress::human(took)));
+    step(
+        "Ready",
+        format!("kube-apiserver /readyz ok after {}", progress::human(took)),
+    );
     Ok(())
 }
 
@@ -218,16 +255,30 @@ fn start_controller_manager(pki: &Pki, kubeconfig: &std::path::Path) -> Result<(
         .arg("--leader-elect=false")
         .arg("--secure-port=0")
         .arg(format!("--controllers={}", controllers.join(",")))
-        .arg(format!("--service-account-private-key-file={}", pki.path("sa.key").display()))
+        .arg(format!(
+            "--service-account-private-key-file={}",
+            pki.path("sa.key").display()
+        ))
         .arg(format!("--root-ca-file={}", pki.path("ca.crt").display()));
     let kcm = component("kube-controller-manager");
-    step("Starting", "kube-controller-manager (garbage collector, deployments, namespaces, …)");
+    step(
+        "Starting",
+        "kube-controller-manager (garbage collector, deployments, namespaces, …)",
+    );
     kcm.start(cmd)?;
     // It has no health port here (--secure-port=0); it is ready when the
     // default namespace has the ServiceAccount its controller creates.
     kcm.wait_until(Duration::from_secs(60), || {
         let mut get = kubectl();
-        get.args(["get", "serviceaccount", "default", "-n", "default", "-o", "name"]);
+        get.args([
+            "get",
+            "serviceaccount",
+            "default",
+            "-n",
+            "default",
+            "-o",
+            "name",
+        ]);
         progress::output(get).is_ok()
     })?;
     Ok(())
@@ -288,10 +339,17 @@ pub fn status() -> Result<()> {
         }
     }
     println!("{:<24} {}", "server", state.server());
-    println!("{:<24} https://127.0.0.1:{}", "extension server", state.extension_port);
+    println!(
+        "{:<24} https://127.0.0.1:{}",
+        "extension server", state.extension_port
+    );
     println!("{:<24} {}", "kubeconfig", paths::kubeconfig().display());
     let ready = is_ready();
-    println!("{:<24} {}", "readyz", if ready { "ok" } else { "not ready" });
+    println!(
+        "{:<24} {}",
+        "readyz",
+        if ready { "ok" } else { "not ready" }
+    );
     if !ready {
         bail!("the control plane is not ready");
     }

@@ -55,12 +55,23 @@ impl Pki {
         let serving = leaf(
             "kube-apiserver",
             &[],
-            &["localhost", "127.0.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+            &[
+                "localhost",
+                "127.0.0.1",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+            ],
             ExtendedKeyUsagePurpose::ServerAuth,
         )?;
         write_signed(&self.dir, "apiserver", serving, &cluster_ca)?;
 
-        let admin = leaf("admin", &["system:masters"], &[], ExtendedKeyUsagePurpose::ClientAuth)?;
+        let admin = leaf(
+            "admin",
+            &["system:masters"],
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
         write_signed(&self.dir, "admin", admin, &cluster_ca)?;
 
         let controller_manager = leaf(
@@ -69,13 +80,27 @@ impl Pki {
             &[],
             ExtendedKeyUsagePurpose::ClientAuth,
         )?;
-        write_signed(&self.dir, "controller-manager", controller_manager, &cluster_ca)?;
+        write_signed(
+            &self.dir,
+            "controller-manager",
+            controller_manager,
+            &cluster_ca,
+        )?;
 
         let front_proxy_ca = new_ca("primary-all-front-proxy-ca")?;
         write(&self.dir, "front-proxy-ca.crt", &front_proxy_ca.pem())?;
-        let front_proxy_client =
-            leaf(FRONT_PROXY_CLIENT_CN, &[], &[], ExtendedKeyUsagePurpose::ClientAuth)?;
-        write_signed(&self.dir, "front-proxy-client", front_proxy_client, &front_proxy_ca)?;
+        let front_proxy_client = leaf(
+            FRONT_PROXY_CLIENT_CN,
+            &[],
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        write_signed(
+            &self.dir,
+            "front-proxy-client",
+            front_proxy_client,
+            &front_proxy_ca,
+        )?;
 
         // The extension server: its own serving CA (the APIService's
         // caBundle) and a client identity as its ServiceAccount's user name,
@@ -88,10 +113,18 @@ impl Pki {
             &[EXTENSION_SERVICE_DNS, "localhost", "127.0.0.1"],
             ExtendedKeyUsagePurpose::ServerAuth,
         )?;
-        write_signed(&self.dir, "extension-serving", extension_serving, &extension_ca)?;
+        write_signed(
+            &self.dir,
+            "extension-serving",
+            extension_serving,
+            &extension_ca,
+        )?;
         let extension_client = leaf(
             EXTENSION_SERVER_USER,
-            &["system:serviceaccounts", "system:serviceaccounts:primary-all"],
+            &[
+                "system:serviceaccounts",
+                "system:serviceaccounts:primary-all",
+            ],
             &[],
             ExtendedKeyUsagePurpose::ClientAuth,
         )?;
@@ -107,7 +140,9 @@ impl Pki {
 /// A self-signed certificate authority.
 fn new_ca(common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name.push(DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -127,11 +162,18 @@ fn leaf(
 ) -> Result<(CertificateParams, KeyPair)> {
     let sans: Vec<String> = subject_alt_names.iter().map(|s| s.to_string()).collect();
     let mut params = CertificateParams::new(sans)?;
-    params.distinguished_name.push(DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
     for org in organizations {
-        params.distinguished_name.push(DnType::OrganizationName, *org);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, *org);
     }
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     params.extended_key_usages = vec![usage];
     Ok((params, KeyPair::generate()?))
 }
@@ -161,7 +203,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("primary-all-pki-{}", std::process::id()));
         let pki = Pki::at(&dir);
         pki.generate().unwrap();
-        for file in ["ca.crt", "apiserver.key", "admin.crt", "front-proxy-client.key", "sa.pub"] {
+        for file in [
+            "ca.crt",
+            "apiserver.key",
+            "admin.crt",
+            "front-proxy-client.key",
+            "sa.pub",
+        ] {
             assert!(pki.path(file).is_file(), "{file} was not written");
         }
         let ca = std::fs::read_to_string(pki.path("front-proxy-ca.crt")).unwrap();

@@ -28,7 +28,10 @@ pub struct Managed {
 impl Managed {
     /// The process called `name` whose state lives below `dir`.
     pub fn new(dir: &Path, name: &str) -> Self {
-        Self { name: name.to_string(), dir: dir.to_path_buf() }
+        Self {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+        }
     }
 
     /// Its log file.
@@ -59,7 +62,11 @@ impl Managed {
 
     /// The pid of the running process, if it is running.
     pub fn pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()?;
+        let pid: u32 = std::fs::read_to_string(self.pid_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
         is_alive(pid).then_some(pid)
     }
 
@@ -136,7 +143,12 @@ fn is_alive(pid: u32) -> bool {
     }
     // A zombie still answers signal 0; /proc says whether it is one.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => true,
     }
 }
@@ -183,7 +195,9 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo 'fatal: no etcd'; exit 3"]);
         dying.start(cmd).unwrap();
-        let err = dying.wait_until(Duration::from_secs(10), || false).unwrap_err();
+        let err = dying
+            .wait_until(Duration::from_secs(10), || false)
+            .unwrap_err();
         assert!(err.to_string().contains("fatal: no etcd"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }

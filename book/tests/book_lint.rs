@@ -1,0 +1,155 @@
+//! The book lint: what mdBook only logs, or renders as nothing, fails here.
+//!
+//! Run with
+//!
+//! ```not_rust
+//! cargo test -p primary-all-book --test book_lint
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every chapter SUMMARY.md links to, in order.
+fn chapters() -> Vec<PathBuf> {
+    let summary = std::fs::read_to_string(src().join("SUMMARY.md")).unwrap();
+    summary
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .map(|file| src().join(file))
+        .collect()
+}
+
+/// `{{#include path}}` and `{{#include path:anchor}}` directives of one chapter.
+fn includes(text: &str) -> Vec<(String, Option<String>)> {
+    text.split("{{#include ")
+        .skip(1)
+        .filter_map(|rest| rest.split("}}").next())
+        .map(|target| match target.trim().rsplit_once(':') {
+            Some((path, anchor)) => (path.to_string(), Some(anchor.to_string())),
+            None => (target.trim().to_string(), None),
+        })
+        .collect()
+}
+
+/// The opening lines of fenced code blocks, with their line numbers.
+fn fence_openings(text: &str) -> Vec<(usize, String)> {
+    let mut open = false;
+    let mut openings = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            if !open {
+                openings.push((number + 1, info.trim().to_string()));
+            }
+            open = !open;
+        }
+    }
+    openings
+}
+
+#[test]
+fn every_chapter_in_the_summary_exists() {
+    let missing: Vec<_> = chapters().into_iter().filter(|c| !c.is_file()).collect();
+    assert!(missing.is_empty(), "SUMMARY.md links to missing chapters: {missing:?}");
+}
+
+#[test]
+fn every_include_resolves_and_every_anchor_exists() {
+    let mut problems = Vec::new();
+    for chapter in chapters().into_iter().filter(|c| c.is_file()) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        for (path, anchor) in includes(&text) {
+            let target = chapter.parent().unwrap().join(&path);
+            let Ok(included) = std::fs::read_to_string(&target) else {
+                problems.push(format!("{}: {path} does not exist", chapter.display()));
+                continue;
+            };
+            if let Some(anchor) = anchor {
+                let start = format!("ANCHOR: {anchor}\n");
+                let end = format!("ANCHOR_END: {anchor}\n");
+                if !included.contains(&start) || !included.contains(&end) {
+                    problems.push(format!("{}: {path} has no anchor {anchor}", chapter.display()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_fence_is_tagged_and_every_ignore_fence_includes_compiled_code() {
+    let mut problems = Vec::new();
+    for chapter in chapters().into_iter().filter(|c| c.is_file()) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (number, info) in fence_openings(&text) {
+            if info.is_empty() {
+                problems.push(format!("{}:{number}: untagged fence (it would be compiled as Rust)", chapter.display()));
+            }
+            if info.contains("ignore") {
+                let body = lines.get(number).copied().unwrap_or_default();
+                if !body.trim_start().starts_with("{{#include") && !body.trim_start().starts_with("{{#rustdoc_include") {
+                    problems.push(format!(
+                        "{}:{number}: a rust,ignore fence must hold an {{{{#include}}}} of compiled code",
+                        chapter.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_internal_link_points_at_a_chapter() {
+    let known: BTreeSet<String> = chapters()
+        .iter()
+        .filter_map(|c| c.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .collect();
+    let mut problems = Vec::new();
+    for chapter in chapters().into_iter().filter(|c| c.is_file()) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        for link in text.split("](").skip(1).filter_map(|rest| rest.split(')').next()) {
+            let file = link.split('#').next().unwrap_or_default();
+            if file.ends_with(".md") && !known.contains(file) {
+                problems.push(format!("{}: dead link to {link}", chapter.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_citation_is_in_the_bibliography() {
+    let bib = std::fs::read_to_string(src().join("refs.bib")).unwrap_or_default();
+    let keys: BTreeSet<String> = bib
+        .split('@')
+        .skip(1)
+        .filter_map(|entry| entry.split_once('{').map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split(',').next())
+        .map(|key| key.trim().to_string())
+        .collect();
+    let mut problems = Vec::new();
+    for chapter in chapters().into_iter().filter(|c| c.is_file()) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        for key in text.split("{{#cite ").skip(1).filter_map(|rest| rest.split("}}").next()) {
+            if !keys.contains(key.trim()) {
+                problems.push(format!("{}: unknown citation {key}", chapter.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_lint_itself_sees_what_it_checks() {
+    assert_eq!(
+        includes("a {{#include ../../x.rs:all}} b {{#include y.snap}}"),
+        vec![("../../x.rs".to_string(), Some("all".to_string())), ("y.snap".to_string(), None)]
+    );
+    assert_eq!(fence_openings("```rust\nx\n```\n\n```\ny\n```"), vec![(1, "rust".to_string()), (5, String::new())]);
+}
