@@ -54,7 +54,10 @@ fn fence_openings(text: &str) -> Vec<(usize, String)> {
 #[test]
 fn every_chapter_in_the_summary_exists() {
     let missing: Vec<_> = chapters().into_iter().filter(|c| !c.is_file()).collect();
-    assert!(missing.is_empty(), "SUMMARY.md links to missing chapters: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "SUMMARY.md links to missing chapters: {missing:?}"
+    );
 }
 
 #[test]
@@ -72,7 +75,10 @@ fn every_include_resolves_and_every_anchor_exists() {
                 let start = format!("ANCHOR: {anchor}\n");
                 let end = format!("ANCHOR_END: {anchor}\n");
                 if !included.contains(&start) || !included.contains(&end) {
-                    problems.push(format!("{}: {path} has no anchor {anchor}", chapter.display()));
+                    problems.push(format!(
+                        "{}: {path} has no anchor {anchor}",
+                        chapter.display()
+                    ));
                 }
             }
         }
@@ -88,11 +94,16 @@ fn every_fence_is_tagged_and_every_ignore_fence_includes_compiled_code() {
         let lines: Vec<&str> = text.lines().collect();
         for (number, info) in fence_openings(&text) {
             if info.is_empty() {
-                problems.push(format!("{}:{number}: untagged fence (it would be compiled as Rust)", chapter.display()));
+                problems.push(format!(
+                    "{}:{number}: untagged fence (it would be compiled as Rust)",
+                    chapter.display()
+                ));
             }
             if info.contains("ignore") {
                 let body = lines.get(number).copied().unwrap_or_default();
-                if !body.trim_start().starts_with("{{#include") && !body.trim_start().starts_with("{{#rustdoc_include") {
+                if !body.trim_start().starts_with("{{#include")
+                    && !body.trim_start().starts_with("{{#rustdoc_include")
+                {
                     problems.push(format!(
                         "{}:{number}: a rust,ignore fence must hold an {{{{#include}}}} of compiled code",
                         chapter.display()
@@ -113,7 +124,11 @@ fn every_internal_link_points_at_a_chapter() {
     let mut problems = Vec::new();
     for chapter in chapters().into_iter().filter(|c| c.is_file()) {
         let text = std::fs::read_to_string(&chapter).unwrap();
-        for link in text.split("](").skip(1).filter_map(|rest| rest.split(')').next()) {
+        for link in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
             let file = link.split('#').next().unwrap_or_default();
             if file.ends_with(".md") && !known.contains(file) {
                 problems.push(format!("{}: dead link to {link}", chapter.display()));
@@ -136,7 +151,11 @@ fn every_citation_is_in_the_bibliography() {
     let mut problems = Vec::new();
     for chapter in chapters().into_iter().filter(|c| c.is_file()) {
         let text = std::fs::read_to_string(&chapter).unwrap();
-        for key in text.split("{{#cite ").skip(1).filter_map(|rest| rest.split("}}").next()) {
+        for key in text
+            .split("{{#cite ")
+            .skip(1)
+            .filter_map(|rest| rest.split("}}").next())
+        {
             if !keys.contains(key.trim()) {
                 problems.push(format!("{}: unknown citation {key}", chapter.display()));
             }
@@ -149,7 +168,13 @@ fn every_citation_is_in_the_bibliography() {
 fn the_lint_itself_sees_what_it_checks() {
     assert_eq!(
         includes("a {{#include ../../x.rs:all}} b {{#include y.snap}}"),
-        vec![("../../x.rs".to_string(), Some("all".to_string())), ("y.snap".to_string(), None)]
+        vec![
+            ("../../x.rs".to_string(), Some("all".to_string())),
+            ("y.snap".to_string(), None)
+        ]
     );
-    assert_eq!(fence_openings("```rust\nx\n```\n\n```\ny\n```"), vec![(1, "rust".to_string()), (5, String::new())]);
+    assert_eq!(
+        fence_openings("```rust\nx\n```\n\n```\ny\n```"),
+        vec![(1, "rust".to_string()), (5, String::new())]
+    );
 }

@@ -31,8 +31,18 @@ pub async fn answer(
         .strip_prefix(PREFIX)
         .unwrap_or_default()
         .trim_start_matches('/');
-    let wanted = request::parse_path(rest)?;
+    let mut wanted = request::parse_path(rest)?;
     let params = request::parse_params(uri.query())?;
+    if let Some(version) = &params.version {
+        match &wanted.version {
+            Some(in_path) if in_path != version => {
+                return Err(AppError::BadRequest(format!(
+                    "the path names version {in_path:?} and the query {version:?}: name one"
+                )));
+            }
+            _ => wanted.version = Some(version.clone()),
+        }
+    }
     let mut api_calls: u32 = 0;
 
     let catalog = catalog(state, &mut api_calls).await?;

@@ -52,6 +52,9 @@ pub struct Params {
     pub depth: u32,
     /// The layout of the answer.
     pub view: View,
+    /// The version to read the primary at, for the routes whose path names
+    /// none (clients that decode into a typed version send it).
+    pub version: Option<String>,
 }
 
 impl Default for Params {
@@ -59,6 +62,7 @@ impl Default for Params {
         Self {
             depth: 1,
             view: View::List,
+            version: None,
         }
     }
 }
@@ -276,12 +280,18 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
                     }
                 };
             }
+            "version" => {
+                if !is_dns_label(&value) {
+                    return Err(bad("version", &value, "a version such as v1 or v1beta1"));
+                }
+                params.version = Some(value);
+            }
             // kubectl and client-go add these to raw GETs; they change nothing here.
             "timeout" | "pretty" => {}
             _ => {
                 let shown: String = key.chars().take(40).collect();
                 return Err(AppError::BadRequest(format!(
-                    "unknown query parameter {shown:?}: expected depth or view"
+                    "unknown query parameter {shown:?}: expected depth, view or version"
                 )));
             }
         }
@@ -433,7 +443,8 @@ mod tests {
             parse_params(None).unwrap(),
             Params {
                 depth: 1,
-                view: View::List
+                view: View::List,
+                version: None
             }
         );
         assert_eq!(parse_params(Some("")).unwrap(), Params::default());
@@ -442,10 +453,11 @@ mod tests {
     #[test]
     fn params_are_parsed() {
         assert_eq!(
-            parse_params(Some("depth=3&view=tree")).unwrap(),
+            parse_params(Some("depth=3&view=tree&version=v1beta1")).unwrap(),
             Params {
                 depth: 3,
-                view: View::Tree
+                view: View::Tree,
+                version: Some("v1beta1".to_string())
             }
         );
     }
@@ -463,6 +475,7 @@ mod tests {
             "colour=blue",
             "depth=%zz",
             "depth=%ff",
+            "version=V1",
         ] {
             let err = parse_params(Some(query)).unwrap_err();
             assert!(

@@ -26,7 +26,10 @@ pub enum Cluster {
 
 /// Runs the fast suites, then the cluster suites against `cluster`.
 pub fn run(cluster: Cluster) -> Result<()> {
-    step("Testing", "fast suites: unit and doc tests, the book lint, no cluster");
+    step(
+        "Testing",
+        "fast suites: unit and doc tests, the book lint, no cluster",
+    );
     progress::run(cargo_test(&[]))?;
     book::build()?;
 
@@ -68,7 +71,10 @@ pub fn run(cluster: Cluster) -> Result<()> {
         "Testing",
         format!("cluster suites against {}", kubeconfig.display()),
     );
+    // With every feature, so the extension's etcd-status tests run too; the
+    // fast suites above ran without, so both configurations are tested.
     let mut cluster_tests = cargo_test(&["--ignored"]);
+    cluster_tests.arg("--all-features");
     cluster_tests.env("KUBECONFIG", &kubeconfig).envs(direct);
     let result = progress::run(cluster_tests);
 
