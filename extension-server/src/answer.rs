@@ -12,7 +12,7 @@ use crate::discovery::{self, Catalog, Kind};
 use crate::error::AppError;
 use crate::request::{self, PrimaryRef, View};
 use crate::secondaries::{self, Secondary};
-use crate::{AppState, PREFIX, Strategy, authz};
+use crate::{AppState, PREFIX, Strategy, authz, indexed};
 
 /// Answers one primary route for `user`.
 ///
@@ -47,12 +47,11 @@ pub async fn answer(
 
     let catalog = catalog(state, &mut api_calls).await?;
     let kind = resolve(state, catalog.clone(), &wanted, &mut api_calls).await?;
-    let catalog = state
-        .discovery
-        .get()
-        .await
-        .filter(|_| state.strategy == Strategy::Scan)
-        .unwrap_or(catalog);
+    if params.consistency == request::Consistency::Cached && state.index.is_none() {
+        return Err(AppError::BadRequest(
+            "consistency=cached needs the server's watch cache (--strategy=indexed)".to_string(),
+        ));
+    }
     let namespace = check_scope(&kind, &wanted)?;
 
     let decision = state
@@ -70,14 +69,28 @@ pub async fn answer(
         )));
     }
 
-    let primary = read_primary(state, &kind, namespace.as_deref(), &wanted.name).await?;
-    api_calls += 1;
+    let (primary, primary_calls) =
+        read_primary(state, &kind, namespace.as_deref(), &wanted.name, params.consistency).await?;
+    api_calls += primary_calls;
     tracing::Span::current().record(
         "primary",
         format!("{}/{}", kind.qualified_resource(), wanted.name),
     );
 
-    let scan = secondaries::scan(&state.client, &catalog, &primary, params.depth).await;
+    let scan = match &state.index {
+        Some(index) => {
+            let uid = primary.metadata.uid.clone().unwrap_or_default();
+            indexed::secondaries(index, &uid, params.depth, params.consistency).await
+        }
+        None => {
+            // A scan lists every kind the cached (possibly just refreshed) catalog knows.
+            let catalog = match state.strategy {
+                Strategy::ListAll => catalog,
+                _ => state.discovery.get().await.unwrap_or(catalog),
+            };
+            secondaries::scan(&state.client, &catalog, &primary, params.depth).await
+        }
+    };
     api_calls += scan.api_calls;
     let (mut visible, mut left_out, sar_calls) = authorize(state, user, scan.secondaries).await?;
     // LISTs finish in any order; answers do not.
@@ -102,7 +115,7 @@ pub async fn answer(
         sec_res: SecondaryList::new(visible.into_iter().map(|s| strip(s.object)).collect()),
         left_out,
         depth: params.depth,
-        consistency: "latest".to_string(),
+        consistency: params.consistency.as_str().to_string(),
         tree,
     })
 }
@@ -111,7 +124,7 @@ pub async fn answer(
 /// `list-all`) a fresh discovery for this request alone.
 async fn catalog(state: &AppState, api_calls: &mut u32) -> Result<Arc<Catalog>, AppError> {
     match state.strategy {
-        Strategy::Scan => match state.discovery.get().await {
+        Strategy::Scan | Strategy::Indexed => match state.discovery.get().await {
             Some(catalog) => Ok(catalog),
             None => Err(AppError::Unavailable(
                 "discovery has not completed yet; try again shortly".to_string(),
@@ -139,8 +152,11 @@ async fn resolve(
     if let Some(kind) = catalog.resolve(wanted) {
         return Ok(kind);
     }
-    if state.strategy == Strategy::Scan {
+    if state.strategy != Strategy::ListAll {
         if let Ok(Some(fresh)) = state.discovery.refresh_if_stale().await {
+            if let Some(index) = &state.index {
+                index.follow(&fresh);
+            }
             *api_calls += 2;
             if let Some(kind) = fresh.resolve(wanted) {
                 return Ok(kind);
@@ -185,12 +201,29 @@ fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppEr
 
 /// Reads the primary with a quorum read (a GET without resourceVersion goes
 /// to etcd): this is what "latest" means.
+///
+/// With `consistency=cached`, a copy whose resourceVersion the watch cache
+/// confirms is used instead, and the read costs no API call.
 async fn read_primary(
     state: &AppState,
     kind: &Kind,
     namespace: Option<&str>,
     name: &str,
-) -> Result<DynamicObject, AppError> {
+    consistency: request::Consistency,
+) -> Result<(DynamicObject, u32), AppError> {
+    if let (request::Consistency::Cached, Some(index)) = (consistency, &state.index) {
+        let key = crate::index::kind_key(kind);
+        let cached = {
+            let graph = index.graph();
+            graph.uid_of(&key, namespace, name).and_then(|uid| {
+                let version = graph.get(&uid)?.resource_version.clone();
+                Some((uid, version))
+            })
+        };
+        if let Some(object) = cached.and_then(|(uid, version)| index.cached_object(&uid, &version)) {
+            return Ok((object, 0));
+        }
+    }
     let api: Api<DynamicObject> = match namespace {
         Some(ns) => Api::namespaced_with(state.client.clone(), ns, &kind.resource),
         None => Api::all_with(state.client.clone(), &kind.resource),
@@ -209,7 +242,10 @@ async fn read_primary(
         api_version: kind.resource.api_version.clone(),
         kind: kind.resource.kind.clone(),
     });
-    Ok(primary)
+    if let Some(index) = &state.index {
+        index.remember(std::slice::from_ref(&primary));
+    }
+    Ok((primary, 1))
 }
 
 /// Keeps the secondaries of kinds the caller may `get` (per namespace), and

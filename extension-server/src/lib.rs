@@ -20,6 +20,8 @@ pub mod authn;
 pub mod authz;
 pub mod discovery;
 pub mod error;
+pub mod index;
+pub mod indexed;
 pub mod metrics;
 pub mod request;
 pub mod secondaries;
@@ -52,6 +54,9 @@ pub enum Strategy {
     /// The seed's strategy: discovery and one LIST per listable kind, both
     /// for every request. Kept as the baseline the benchmark compares against.
     ListAll,
+    /// A metadata-only watch of every kind indexes owners and labels; a
+    /// request reads only the kinds that hold secondaries.
+    Indexed,
 }
 
 /// Everything a handler needs.
@@ -71,6 +76,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// False once SIGTERM arrived: `/readyz` fails first, then the server drains.
     pub serving: Arc<AtomicBool>,
+    /// The metadata index, with `--strategy=indexed`.
+    pub index: Option<Arc<index::MetaIndex>>,
 }
 
 impl AppState {
@@ -80,6 +87,8 @@ impl AppState {
             discovery: Arc::new(DiscoveryCache::new(client.clone())),
             authenticator: Arc::new(Authenticator::new()),
             authorizer: Arc::new(Authorizer::new(client.clone())),
+            index: (strategy == Strategy::Indexed)
+                .then(|| Arc::new(index::MetaIndex::new(client.clone()))),
             client,
             strategy,
             metrics: Arc::new(Metrics::default()),
@@ -151,6 +160,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
     if state.discovery.get().await.is_none() {
         missing.push("discovery not loaded");
+    }
+    if state.index.as_ref().is_some_and(|index| !index.is_synced()) {
+        missing.push("watch cache not synced");
     }
     if missing.is_empty() {
         "ok".into_response()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use extension_server::{AppState, Strategy, app, authn, tls};
+use extension_server::{AppState, Strategy, app, authn, discovery, tls};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -68,14 +68,26 @@ async fn main() -> anyhow::Result<()> {
         state.authenticator.clone(),
     ));
     let discovery = state.discovery.clone();
+    let index = state.index.clone();
     tokio::spawn(async move {
+        // Discovery first (retried), then every 30 s; the watch cache, when
+        // there is one, follows each new catalog (a CRD added or removed).
         let mut backoff = Duration::from_millis(200);
-        while let Err(err) = discovery.refresh().await {
-            tracing::warn!(error = %err, "initial discovery failed; retrying");
+        loop {
+            match discovery.refresh().await {
+                Ok(catalog) => {
+                    if let Some(index) = &index {
+                        index.follow(&catalog);
+                    }
+                    backoff = discovery::REFRESH_EVERY;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "discovery failed; retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
-        discovery.run_refresh_loop().await;
     });
 
     let listener = tokio::net::TcpListener::bind(args.bind_address)

@@ -45,6 +45,28 @@ pub enum View {
     Tree,
 }
 
+/// How fresh the objects in an answer must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consistency {
+    /// The primary and every secondary are read from kube-apiserver for
+    /// this request (quorum reads).
+    #[default]
+    Latest,
+    /// Objects whose resourceVersion the watch cache confirms are served
+    /// from memory (needs `--strategy=indexed`).
+    Cached,
+}
+
+impl Consistency {
+    /// The word the answer's `consistency` field carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Latest => "latest",
+            Self::Cached => "cached",
+        }
+    }
+}
+
 /// The query parameters of a primary route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {
@@ -55,6 +77,8 @@ pub struct Params {
     /// The version to read the primary at, for the routes whose path names
     /// none (clients that decode into a typed version send it).
     pub version: Option<String>,
+    /// How fresh the objects must be.
+    pub consistency: Consistency,
 }
 
 impl Default for Params {
@@ -63,6 +87,7 @@ impl Default for Params {
             depth: 1,
             view: View::List,
             version: None,
+            consistency: Consistency::Latest,
         }
     }
 }
@@ -280,6 +305,17 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
                     }
                 };
             }
+            "consistency" => {
+                params.consistency = match value.as_str() {
+                    "latest" => Consistency::Latest,
+                    "cached" => Consistency::Cached,
+                    _ => {
+                        return Err(AppError::BadRequest(format!(
+                            "invalid consistency {value:?}: expected \"latest\" or \"cached\""
+                        )));
+                    }
+                };
+            }
             "version" => {
                 if !is_dns_label(&value) {
                     return Err(bad("version", &value, "a version such as v1 or v1beta1"));
@@ -291,7 +327,7 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
             _ => {
                 let shown: String = key.chars().take(40).collect();
                 return Err(AppError::BadRequest(format!(
-                    "unknown query parameter {shown:?}: expected depth, view or version"
+                    "unknown query parameter {shown:?}: expected depth, view, version or consistency"
                 )));
             }
         }
@@ -444,7 +480,8 @@ mod tests {
             Params {
                 depth: 1,
                 view: View::List,
-                version: None
+                version: None,
+                consistency: Consistency::Latest,
             }
         );
         assert_eq!(parse_params(Some("")).unwrap(), Params::default());
@@ -453,11 +490,12 @@ mod tests {
     #[test]
     fn params_are_parsed() {
         assert_eq!(
-            parse_params(Some("depth=3&view=tree&version=v1beta1")).unwrap(),
+            parse_params(Some("depth=3&view=tree&version=v1beta1&consistency=cached")).unwrap(),
             Params {
                 depth: 3,
                 view: View::Tree,
-                version: Some("v1beta1".to_string())
+                version: Some("v1beta1".to_string()),
+                consistency: Consistency::Cached,
             }
         );
     }

@@ -116,7 +116,7 @@ pub async fn scan(
     result
 }
 
-fn left_out(kind: &Kind, namespace: Option<&str>, err: &kube::Error) -> LeftOut {
+pub(crate) fn left_out(kind: &Kind, namespace: Option<&str>, err: &kube::Error) -> LeftOut {
     let reason = match err {
         kube::Error::Api(status) if status.is_forbidden() => LeftOutReason::Forbidden,
         _ => LeftOutReason::Failed,

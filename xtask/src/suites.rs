@@ -30,7 +30,7 @@ pub fn run(cluster: Cluster) -> Result<()> {
         "Testing",
         "fast suites: unit and doc tests, the book lint, no cluster",
     );
-    progress::run(cargo_test(&[]))?;
+    progress::run(cargo_test(&[], &[]))?;
     book::build()?;
 
     let mut direct = Vec::new();
@@ -73,8 +73,7 @@ pub fn run(cluster: Cluster) -> Result<()> {
     );
     // With every feature, so the extension's etcd-status tests run too; the
     // fast suites above ran without, so both configurations are tested.
-    let mut cluster_tests = cargo_test(&["--ignored"]);
-    cluster_tests.arg("--all-features");
+    let mut cluster_tests = cargo_test(&["--all-features"], &["--ignored"]);
     cluster_tests.env("KUBECONFIG", &kubeconfig).envs(direct);
     let result = progress::run(cluster_tests);
 
@@ -84,12 +83,14 @@ pub fn run(cluster: Cluster) -> Result<()> {
     result
 }
 
-/// `cargo test --workspace` with the harness arguments after `--`. Snapshots
-/// are never written in CI: a new or changed one fails the run.
-fn cargo_test(harness_args: &[&str]) -> Command {
+/// `cargo test --workspace` with cargo's arguments before `--` and the
+/// harness arguments after. Snapshots are never written in CI: a new or
+/// changed one fails the run.
+fn cargo_test(cargo_args: &[&str], harness_args: &[&str]) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(paths::workspace_root())
         .args(["test", "--workspace", "--locked"])
+        .args(cargo_args)
         .arg("--")
         .args(harness_args);
     if std::env::var_os("CI").is_some() {

@@ -1,0 +1,361 @@
+//! The metadata index behind `--strategy=indexed`.
+//!
+//! One metadata-only watch per listable kind (kube-runtime's
+//! `metadata_watcher`: names, uids, labels, ownerReferences, resourceVersion,
+//! never specs or data) keeps an in-memory index of who owns what and who is
+//! labelled with which primary. A request then knows *which* (kind,
+//! namespace) pairs hold secondaries without asking kube-apiserver, and reads
+//! only those: O(1 + kinds that hold secondaries) API calls instead of one per
+//! kind in the cluster.
+//!
+//! A small full-object cache, keyed by uid and checked against the
+//! resourceVersion the watch last saw, serves `?consistency=cached`: an
+//! object whose version the index confirms is not read again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use primary_all::PRIMARY_UID_LABEL;
+use tokio::task::JoinHandle;
+
+use crate::discovery::{Catalog, Kind};
+
+/// How many full objects `consistency=cached` keeps at most.
+pub const FULL_OBJECT_CACHE_LIMIT: usize = 20_000;
+
+/// What the index keeps of one object: about a hundred bytes plus its names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The kind's key (`group/version/plural`) in [`MetaIndex::kinds`].
+    pub kind: Arc<str>,
+    /// Its namespace.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Its resourceVersion, as the watch last saw it.
+    pub resource_version: String,
+    /// The uids of its owners.
+    pub owners: Vec<String>,
+    /// The value of its `primary-all/primary-uid` label.
+    pub primary_label: Option<String>,
+}
+
+/// The object graph as the watches see it.
+#[derive(Debug, Default)]
+pub struct Graph {
+    /// Every object by uid.
+    by_uid: HashMap<String, Entry>,
+    /// (kind, namespace, name) → uid, to find a primary without asking.
+    by_name: HashMap<(Arc<str>, Option<String>, String), String>,
+    /// Owner uid or labelled primary uid → the uids below it.
+    children: HashMap<String, HashSet<String>>,
+}
+
+impl Graph {
+    /// Adds or replaces one object.
+    pub fn apply(&mut self, uid: String, entry: Entry) {
+        self.remove(&uid);
+        for parent in entry.owners.iter().chain(entry.primary_label.iter()) {
+            self.children.entry(parent.clone()).or_default().insert(uid.clone());
+        }
+        self.by_name.insert((entry.kind.clone(), entry.namespace.clone(), entry.name.clone()), uid.clone());
+        self.by_uid.insert(uid, entry);
+    }
+
+    /// Removes one object.
+    pub fn remove(&mut self, uid: &str) {
+        if let Some(old) = self.by_uid.remove(uid) {
+            for parent in old.owners.iter().chain(old.primary_label.iter()) {
+                if let Some(set) = self.children.get_mut(parent) {
+                    set.remove(uid);
+                    if set.is_empty() {
+                        self.children.remove(parent);
+                    }
+                }
+            }
+            self.by_name.remove(&(old.kind, old.namespace, old.name));
+        }
+    }
+
+    /// Replaces every object of `kind` with `entries` (a watch's relist).
+    pub fn replace_kind(&mut self, kind: &Arc<str>, entries: Vec<(String, Entry)>) {
+        let stale: Vec<String> =
+            self.by_uid.iter().filter(|(_, e)| &e.kind == kind).map(|(uid, _)| uid.clone()).collect();
+        for uid in stale {
+            self.remove(&uid);
+        }
+        for (uid, entry) in entries {
+            self.apply(uid, entry);
+        }
+    }
+
+    /// The uid of a named object.
+    pub fn uid_of(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<String> {
+        self.by_name.get(&(Arc::from(kind), namespace.map(str::to_string), name.to_string())).cloned()
+    }
+
+    /// An object by uid.
+    pub fn get(&self, uid: &str) -> Option<&Entry> {
+        self.by_uid.get(uid)
+    }
+
+    /// The secondaries of `primary_uid` down to `depth`: labels at level 1,
+    /// ownerReferences at every level; each with its parent and level.
+    pub fn secondaries(&self, primary_uid: &str, depth: u32) -> Vec<(String, String, u32, bool)> {
+        let mut seen: HashSet<&str> = HashSet::from([primary_uid]);
+        let mut found: Vec<(String, String, u32, bool)> = Vec::new();
+        let mut frontier: Vec<String> = vec![primary_uid.to_string()];
+        for level in 1..=depth {
+            let mut next = Vec::new();
+            for parent in &frontier {
+                for child in self.children.get(parent).into_iter().flatten() {
+                    let Some(entry) = self.by_uid.get(child) else { continue };
+                    let owned = entry.owners.iter().any(|o| o == parent);
+                    let labelled = level == 1 && entry.primary_label.as_deref() == Some(parent.as_str());
+                    if (owned || labelled) && seen.insert(child.as_str()) {
+                        found.push((child.clone(), parent.clone(), level, owned));
+                        next.push(child.clone());
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        found
+    }
+
+    /// How many objects are indexed.
+    pub fn len(&self) -> usize {
+        self.by_uid.len()
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.by_uid.is_empty()
+    }
+}
+
+/// The key of a kind in the index: `group/version/plural`.
+pub fn kind_key(kind: &Kind) -> Arc<str> {
+    Arc::from(format!("{}/{}/{}", kind.resource.group, kind.resource.version, kind.resource.plural))
+}
+
+fn entry_of(kind: &Arc<str>, meta: &PartialObjectMeta<DynamicObject>) -> Option<(String, Entry)> {
+    let m = &meta.metadata;
+    Some((
+        m.uid.clone()?,
+        Entry {
+            kind: kind.clone(),
+            namespace: m.namespace.clone(),
+            name: m.name.clone()?,
+            resource_version: m.resource_version.clone().unwrap_or_default(),
+            owners: m.owner_references.iter().flatten().map(|o| o.uid.clone()).collect(),
+            primary_label: m.labels.as_ref().and_then(|l| l.get(PRIMARY_UID_LABEL)).cloned(),
+        },
+    ))
+}
+
+/// The index, its watches, and the full-object cache.
+pub struct MetaIndex {
+    client: kube::Client,
+    graph: Arc<RwLock<Graph>>,
+    kinds: RwLock<HashMap<Arc<str>, (Kind, JoinHandle<()>)>>,
+    synced: Arc<RwLock<HashSet<Arc<str>>>>,
+    objects: RwLock<HashMap<String, DynamicObject>>,
+}
+
+impl MetaIndex {
+    /// An empty index; [`MetaIndex::follow`] starts its watches.
+    pub fn new(client: kube::Client) -> Self {
+        Self {
+            client,
+            graph: Arc::default(),
+            kinds: RwLock::default(),
+            synced: Arc::default(),
+            objects: RwLock::default(),
+        }
+    }
+
+    /// Starts a watch for every listable, watchable kind of `catalog` not yet
+    /// watched, and stops those of kinds that are gone (a deleted CRD).
+    pub fn follow(&self, catalog: &Catalog) {
+        let wanted: HashMap<Arc<str>, Kind> = catalog
+            .listable()
+            .iter()
+            .filter(|k| k.capabilities.supports_operation(kube::discovery::verbs::WATCH))
+            .map(|k| (kind_key(k), k.clone()))
+            .collect();
+        let mut kinds = self.kinds.write().unwrap_or_else(|e| e.into_inner());
+        let gone: Vec<Arc<str>> = kinds.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        for key in gone {
+            if let Some((_, task)) = kinds.remove(&key) {
+                task.abort();
+            }
+            self.synced.write().unwrap_or_else(|e| e.into_inner()).remove(&key);
+            self.graph.write().unwrap_or_else(|e| e.into_inner()).replace_kind(&key, Vec::new());
+            tracing::info!(kind = %key, "stopped watching a kind that is gone");
+        }
+        for (key, kind) in wanted {
+            if kinds.contains_key(&key) {
+                continue;
+            }
+            let task = tokio::spawn(watch_kind(
+                self.client.clone(),
+                kind.clone(),
+                key.clone(),
+                self.graph.clone(),
+                self.synced.clone(),
+            ));
+            kinds.insert(key, (kind, task));
+        }
+    }
+
+    /// The client the watches use.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// Whether every watched kind has completed its initial list.
+    pub fn is_synced(&self) -> bool {
+        let kinds = self.kinds.read().unwrap_or_else(|e| e.into_inner());
+        let synced = self.synced.read().unwrap_or_else(|e| e.into_inner());
+        !kinds.is_empty() && kinds.keys().all(|k| synced.contains(k))
+    }
+
+    /// Reads the graph.
+    pub fn graph(&self) -> std::sync::RwLockReadGuard<'_, Graph> {
+        self.graph.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kind behind a key.
+    pub fn kind(&self, key: &str) -> Option<Kind> {
+        self.kinds.read().unwrap_or_else(|e| e.into_inner()).get(key).map(|(k, _)| k.clone())
+    }
+
+    /// A cached full object, if its resourceVersion is the one the index
+    /// last saw (so it is as fresh as the watch).
+    pub fn cached_object(&self, uid: &str, resource_version: &str) -> Option<DynamicObject> {
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        objects
+            .get(uid)
+            .filter(|o| o.metadata.resource_version.as_deref() == Some(resource_version))
+            .cloned()
+    }
+
+    /// Remembers full objects read for an answer, for `consistency=cached`.
+    pub fn remember(&self, fetched: &[DynamicObject]) {
+        let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+        if objects.len() + fetched.len() > FULL_OBJECT_CACHE_LIMIT {
+            objects.clear();
+        }
+        for object in fetched {
+            if let Some(uid) = &object.metadata.uid {
+                objects.insert(uid.clone(), object.clone());
+            }
+        }
+    }
+}
+
+/// Follows one kind until aborted, resuming with kube-runtime's backoff.
+async fn watch_kind(
+    client: kube::Client,
+    kind: Kind,
+    key: Arc<str>,
+    graph: Arc<RwLock<Graph>>,
+    synced: Arc<RwLock<HashSet<Arc<str>>>>,
+) {
+    // An Api of PartialObjectMeta asks kube-apiserver for metadata only.
+    let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &kind.resource);
+    let config = watcher::Config::default().any_semantic();
+    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    let mut buffer: Vec<(String, Entry)> = Vec::new();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Init) => buffer.clear(),
+            Ok(Event::InitApply(meta)) => buffer.extend(entry_of(&key, &meta)),
+            Ok(Event::InitDone) => {
+                graph.write().unwrap_or_else(|e| e.into_inner()).replace_kind(&key, std::mem::take(&mut buffer));
+                synced.write().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
+            }
+            Ok(Event::Apply(meta)) => {
+                if let Some((uid, entry)) = entry_of(&key, &meta) {
+                    graph.write().unwrap_or_else(|e| e.into_inner()).apply(uid, entry);
+                }
+            }
+            Ok(Event::Delete(meta)) => {
+                if let Some(uid) = meta.metadata.uid.as_deref() {
+                    graph.write().unwrap_or_else(|e| e.into_inner()).remove(uid);
+                }
+            }
+            Err(err) => tracing::debug!(kind = %key, error = %err, "watch failed; resuming"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, owners: &[&str], label: Option<&str>) -> Entry {
+        Entry {
+            kind: Arc::from("/v1/configmaps"),
+            namespace: Some("ns".to_string()),
+            name: name.to_string(),
+            resource_version: "1".to_string(),
+            owners: owners.iter().map(|s| s.to_string()).collect(),
+            primary_label: label.map(str::to_string),
+        }
+    }
+
+    fn graph() -> Graph {
+        let mut graph = Graph::default();
+        graph.apply("p".into(), entry("db", &[], None));
+        graph.apply("a".into(), entry("owned", &["p"], None));
+        graph.apply("b".into(), entry("labelled", &[], Some("p")));
+        graph.apply("c".into(), entry("grandchild", &["a"], None));
+        graph.apply("d".into(), entry("labelled-grandchild", &[], Some("a")));
+        graph
+    }
+
+    fn names(graph: &Graph, found: Vec<(String, String, u32, bool)>) -> Vec<(String, u32)> {
+        let mut names: Vec<(String, u32)> =
+            found.into_iter().map(|(uid, _, level, _)| (graph.get(&uid).unwrap().name.clone(), level)).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn level_one_is_owned_or_labelled_and_deeper_levels_are_owned() {
+        let graph = graph();
+        assert_eq!(names(&graph, graph.secondaries("p", 1)), vec![("labelled".into(), 1), ("owned".into(), 1)]);
+        assert_eq!(
+            names(&graph, graph.secondaries("p", 2)),
+            vec![("grandchild".into(), 2), ("labelled".into(), 1), ("owned".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn removal_and_relist_keep_the_index_consistent() {
+        let mut graph = graph();
+        graph.remove("a");
+        assert_eq!(names(&graph, graph.secondaries("p", 3)), vec![("labelled".into(), 1)]);
+        graph.replace_kind(&Arc::from("/v1/configmaps"), vec![("x".into(), entry("fresh", &["p"], None))]);
+        assert_eq!(graph.len(), 1);
+        assert_eq!(graph.uid_of("/v1/configmaps", Some("ns"), "fresh").as_deref(), Some("x"));
+        assert!(graph.uid_of("/v1/configmaps", Some("ns"), "owned").is_none());
+    }
+
+    #[test]
+    fn an_update_that_drops_an_owner_unlinks_the_child() {
+        let mut graph = graph();
+        graph.apply("a".into(), entry("owned", &[], None));
+        assert_eq!(names(&graph, graph.secondaries("p", 1)), vec![("labelled".into(), 1)]);
+    }
+}
