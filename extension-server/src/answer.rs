@@ -69,8 +69,14 @@ pub async fn answer(
         )));
     }
 
-    let (primary, primary_calls) =
-        read_primary(state, &kind, namespace.as_deref(), &wanted.name, params.consistency).await?;
+    let (primary, primary_calls) = read_primary(
+        state,
+        &kind,
+        namespace.as_deref(),
+        &wanted.name,
+        params.consistency,
+    )
+    .await?;
     api_calls += primary_calls;
     tracing::Span::current().record(
         "primary",
@@ -220,7 +226,8 @@ async fn read_primary(
                 Some((uid, version))
             })
         };
-        if let Some(object) = cached.and_then(|(uid, version)| index.cached_object(&uid, &version)) {
+        if let Some(object) = cached.and_then(|(uid, version)| index.cached_object(&uid, &version))
+        {
             return Ok((object, 0));
         }
     }

@@ -61,9 +61,19 @@ impl Graph {
     pub fn apply(&mut self, uid: String, entry: Entry) {
         self.remove(&uid);
         for parent in entry.owners.iter().chain(entry.primary_label.iter()) {
-            self.children.entry(parent.clone()).or_default().insert(uid.clone());
+            self.children
+                .entry(parent.clone())
+                .or_default()
+                .insert(uid.clone());
         }
-        self.by_name.insert((entry.kind.clone(), entry.namespace.clone(), entry.name.clone()), uid.clone());
+        self.by_name.insert(
+            (
+                entry.kind.clone(),
+                entry.namespace.clone(),
+                entry.name.clone(),
+            ),
+            uid.clone(),
+        );
         self.by_uid.insert(uid, entry);
     }
 
@@ -84,8 +94,12 @@ impl Graph {
 
     /// Replaces every object of `kind` with `entries` (a watch's relist).
     pub fn replace_kind(&mut self, kind: &Arc<str>, entries: Vec<(String, Entry)>) {
-        let stale: Vec<String> =
-            self.by_uid.iter().filter(|(_, e)| &e.kind == kind).map(|(uid, _)| uid.clone()).collect();
+        let stale: Vec<String> = self
+            .by_uid
+            .iter()
+            .filter(|(_, e)| &e.kind == kind)
+            .map(|(uid, _)| uid.clone())
+            .collect();
         for uid in stale {
             self.remove(&uid);
         }
@@ -96,7 +110,13 @@ impl Graph {
 
     /// The uid of a named object.
     pub fn uid_of(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<String> {
-        self.by_name.get(&(Arc::from(kind), namespace.map(str::to_string), name.to_string())).cloned()
+        self.by_name
+            .get(&(
+                Arc::from(kind),
+                namespace.map(str::to_string),
+                name.to_string(),
+            ))
+            .cloned()
     }
 
     /// An object by uid.
@@ -114,9 +134,12 @@ impl Graph {
             let mut next = Vec::new();
             for parent in &frontier {
                 for child in self.children.get(parent).into_iter().flatten() {
-                    let Some(entry) = self.by_uid.get(child) else { continue };
+                    let Some(entry) = self.by_uid.get(child) else {
+                        continue;
+                    };
                     let owned = entry.owners.iter().any(|o| o == parent);
-                    let labelled = level == 1 && entry.primary_label.as_deref() == Some(parent.as_str());
+                    let labelled =
+                        level == 1 && entry.primary_label.as_deref() == Some(parent.as_str());
                     if (owned || labelled) && seen.insert(child.as_str()) {
                         found.push((child.clone(), parent.clone(), level, owned));
                         next.push(child.clone());
@@ -144,7 +167,10 @@ impl Graph {
 
 /// The key of a kind in the index: `group/version/plural`.
 pub fn kind_key(kind: &Kind) -> Arc<str> {
-    Arc::from(format!("{}/{}/{}", kind.resource.group, kind.resource.version, kind.resource.plural))
+    Arc::from(format!(
+        "{}/{}/{}",
+        kind.resource.group, kind.resource.version, kind.resource.plural
+    ))
 }
 
 fn entry_of(kind: &Arc<str>, meta: &PartialObjectMeta<DynamicObject>) -> Option<(String, Entry)> {
@@ -156,8 +182,17 @@ fn entry_of(kind: &Arc<str>, meta: &PartialObjectMeta<DynamicObject>) -> Option<
             namespace: m.namespace.clone(),
             name: m.name.clone()?,
             resource_version: m.resource_version.clone().unwrap_or_default(),
-            owners: m.owner_references.iter().flatten().map(|o| o.uid.clone()).collect(),
-            primary_label: m.labels.as_ref().and_then(|l| l.get(PRIMARY_UID_LABEL)).cloned(),
+            owners: m
+                .owner_references
+                .iter()
+                .flatten()
+                .map(|o| o.uid.clone())
+                .collect(),
+            primary_label: m
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(PRIMARY_UID_LABEL))
+                .cloned(),
         },
     ))
 }
@@ -189,17 +224,30 @@ impl MetaIndex {
         let wanted: HashMap<Arc<str>, Kind> = catalog
             .listable()
             .iter()
-            .filter(|k| k.capabilities.supports_operation(kube::discovery::verbs::WATCH))
+            .filter(|k| {
+                k.capabilities
+                    .supports_operation(kube::discovery::verbs::WATCH)
+            })
             .map(|k| (kind_key(k), k.clone()))
             .collect();
         let mut kinds = self.kinds.write().unwrap_or_else(|e| e.into_inner());
-        let gone: Vec<Arc<str>> = kinds.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        let gone: Vec<Arc<str>> = kinds
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
         for key in gone {
             if let Some((_, task)) = kinds.remove(&key) {
                 task.abort();
             }
-            self.synced.write().unwrap_or_else(|e| e.into_inner()).remove(&key);
-            self.graph.write().unwrap_or_else(|e| e.into_inner()).replace_kind(&key, Vec::new());
+            self.synced
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            self.graph
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace_kind(&key, Vec::new());
             tracing::info!(kind = %key, "stopped watching a kind that is gone");
         }
         for (key, kind) in wanted {
@@ -236,7 +284,11 @@ impl MetaIndex {
 
     /// The kind behind a key.
     pub fn kind(&self, key: &str) -> Option<Kind> {
-        self.kinds.read().unwrap_or_else(|e| e.into_inner()).get(key).map(|(k, _)| k.clone())
+        self.kinds
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .map(|(k, _)| k.clone())
     }
 
     /// A cached full object, if its resourceVersion is the one the index
@@ -281,12 +333,21 @@ async fn watch_kind(
             Ok(Event::Init) => buffer.clear(),
             Ok(Event::InitApply(meta)) => buffer.extend(entry_of(&key, &meta)),
             Ok(Event::InitDone) => {
-                graph.write().unwrap_or_else(|e| e.into_inner()).replace_kind(&key, std::mem::take(&mut buffer));
-                synced.write().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
+                graph
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .replace_kind(&key, std::mem::take(&mut buffer));
+                synced
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.clone());
             }
             Ok(Event::Apply(meta)) => {
                 if let Some((uid, entry)) = entry_of(&key, &meta) {
-                    graph.write().unwrap_or_else(|e| e.into_inner()).apply(uid, entry);
+                    graph
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .apply(uid, entry);
                 }
             }
             Ok(Event::Delete(meta)) => {
@@ -325,8 +386,10 @@ mod tests {
     }
 
     fn names(graph: &Graph, found: Vec<(String, String, u32, bool)>) -> Vec<(String, u32)> {
-        let mut names: Vec<(String, u32)> =
-            found.into_iter().map(|(uid, _, level, _)| (graph.get(&uid).unwrap().name.clone(), level)).collect();
+        let mut names: Vec<(String, u32)> = found
+            .into_iter()
+            .map(|(uid, _, level, _)| (graph.get(&uid).unwrap().name.clone(), level))
+            .collect();
         names.sort();
         names
     }
@@ -334,10 +397,17 @@ mod tests {
     #[test]
     fn level_one_is_owned_or_labelled_and_deeper_levels_are_owned() {
         let graph = graph();
-        assert_eq!(names(&graph, graph.secondaries("p", 1)), vec![("labelled".into(), 1), ("owned".into(), 1)]);
+        assert_eq!(
+            names(&graph, graph.secondaries("p", 1)),
+            vec![("labelled".into(), 1), ("owned".into(), 1)]
+        );
         assert_eq!(
             names(&graph, graph.secondaries("p", 2)),
-            vec![("grandchild".into(), 2), ("labelled".into(), 1), ("owned".into(), 1)]
+            vec![
+                ("grandchild".into(), 2),
+                ("labelled".into(), 1),
+                ("owned".into(), 1)
+            ]
         );
     }
 
@@ -345,17 +415,35 @@ mod tests {
     fn removal_and_relist_keep_the_index_consistent() {
         let mut graph = graph();
         graph.remove("a");
-        assert_eq!(names(&graph, graph.secondaries("p", 3)), vec![("labelled".into(), 1)]);
-        graph.replace_kind(&Arc::from("/v1/configmaps"), vec![("x".into(), entry("fresh", &["p"], None))]);
+        assert_eq!(
+            names(&graph, graph.secondaries("p", 3)),
+            vec![("labelled".into(), 1)]
+        );
+        graph.replace_kind(
+            &Arc::from("/v1/configmaps"),
+            vec![("x".into(), entry("fresh", &["p"], None))],
+        );
         assert_eq!(graph.len(), 1);
-        assert_eq!(graph.uid_of("/v1/configmaps", Some("ns"), "fresh").as_deref(), Some("x"));
-        assert!(graph.uid_of("/v1/configmaps", Some("ns"), "owned").is_none());
+        assert_eq!(
+            graph
+                .uid_of("/v1/configmaps", Some("ns"), "fresh")
+                .as_deref(),
+            Some("x")
+        );
+        assert!(
+            graph
+                .uid_of("/v1/configmaps", Some("ns"), "owned")
+                .is_none()
+        );
     }
 
     #[test]
     fn an_update_that_drops_an_owner_unlinks_the_child() {
         let mut graph = graph();
         graph.apply("a".into(), entry("owned", &[], None));
-        assert_eq!(names(&graph, graph.secondaries("p", 1)), vec![("labelled".into(), 1)]);
+        assert_eq!(
+            names(&graph, graph.secondaries("p", 1)),
+            vec![("labelled".into(), 1)]
+        );
     }
 }

@@ -13,7 +13,12 @@ use crate::secondaries::{Link, Scan, Secondary};
 /// Finds `primary_uid`'s secondaries in the index, then reads the full
 /// objects: one GET or LIST per (kind, namespace) that holds any, or none
 /// when `consistency` is `cached` and the index confirms the cached copy.
-pub async fn secondaries(index: &MetaIndex, primary_uid: &str, depth: u32, consistency: Consistency) -> Scan {
+pub async fn secondaries(
+    index: &MetaIndex,
+    primary_uid: &str,
+    depth: u32,
+    consistency: Consistency,
+) -> Scan {
     let found = index.graph().secondaries(primary_uid, depth);
     // (kind, namespace) → the objects of it to read, with where they hang.
     let mut groups: BTreeMap<(Arc<str>, Option<String>), Vec<(String, String, String, u32, bool)>> =
@@ -32,12 +37,17 @@ pub async fn secondaries(index: &MetaIndex, primary_uid: &str, depth: u32, consi
     let mut scan = Scan::default();
     let mut fetched_all = Vec::new();
     for ((key, namespace), members) in groups {
-        let Some(kind) = index.kind(&key) else { continue };
+        let Some(kind) = index.kind(&key) else {
+            continue;
+        };
         let mut objects: BTreeMap<String, DynamicObject> = BTreeMap::new();
         if consistency == Consistency::Cached {
             let graph = index.graph();
             for (uid, ..) in &members {
-                let version = graph.get(uid).map(|e| e.resource_version.clone()).unwrap_or_default();
+                let version = graph
+                    .get(uid)
+                    .map(|e| e.resource_version.clone())
+                    .unwrap_or_default();
                 if let Some(object) = index.cached_object(uid, &version) {
                     objects.insert(uid.clone(), object);
                 }
@@ -50,7 +60,9 @@ pub async fn secondaries(index: &MetaIndex, primary_uid: &str, depth: u32, consi
             };
             scan.api_calls += 1;
             let read = if members.len() == 1 {
-                api.get_opt(&members[0].1).await.map(|o| o.into_iter().collect::<Vec<_>>())
+                api.get_opt(&members[0].1)
+                    .await
+                    .map(|o| o.into_iter().collect::<Vec<_>>())
             } else {
                 api.list(&ListParams::default()).await.map(|l| l.items)
             };
@@ -66,14 +78,20 @@ pub async fn secondaries(index: &MetaIndex, primary_uid: &str, depth: u32, consi
                     }
                 }
                 Err(err) => {
-                    scan.failed.push(crate::secondaries::left_out(&kind, namespace.as_deref(), &err));
+                    scan.failed.push(crate::secondaries::left_out(
+                        &kind,
+                        namespace.as_deref(),
+                        &err,
+                    ));
                     continue;
                 }
             }
         }
         for (uid, _, parent, level, owned) in members {
             // Deleted between the index and the read: not a secondary any more.
-            let Some(mut object) = objects.remove(&uid) else { continue };
+            let Some(mut object) = objects.remove(&uid) else {
+                continue;
+            };
             object.types = Some(TypeMeta {
                 api_version: kind.resource.api_version.clone(),
                 kind: kind.resource.kind.clone(),
@@ -82,7 +100,11 @@ pub async fn secondaries(index: &MetaIndex, primary_uid: &str, depth: u32, consi
                 kind: kind.clone(),
                 object,
                 parent_uid: parent,
-                link: if owned { Link::OwnerReference } else { Link::Label },
+                link: if owned {
+                    Link::OwnerReference
+                } else {
+                    Link::Label
+                },
                 level,
             });
         }

@@ -49,13 +49,13 @@ use crate::metrics::{Metrics, RequestLabels};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Strategy {
     /// Cached discovery, then one LIST per listable kind per request.
-    #[default]
     Scan,
     /// The seed's strategy: discovery and one LIST per listable kind, both
     /// for every request. Kept as the baseline the benchmark compares against.
     ListAll,
     /// A metadata-only watch of every kind indexes owners and labels; a
-    /// request reads only the kinds that hold secondaries.
+    /// request reads only the kinds that hold secondaries (the default).
+    #[default]
     Indexed,
 }
 
@@ -176,6 +176,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(index) = &state.index {
+        state
+            .metrics
+            .indexed_objects
+            .set(index.graph().len() as i64);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -28,7 +28,7 @@ struct Args {
     #[arg(long)]
     tls_private_key_file: PathBuf,
     /// How secondaries are found.
-    #[arg(long, value_enum, default_value = "scan")]
+    #[arg(long, value_enum, default_value = "indexed")]
     strategy: Strategy,
     /// Seconds between /readyz turning false on SIGTERM and the listener closing.
     #[arg(long, default_value_t = 2)]

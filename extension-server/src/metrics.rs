@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -27,6 +28,8 @@ pub struct Metrics {
     pub api_calls: Histogram,
     /// API calls to kube-apiserver in total, for exact per-request deltas.
     pub api_calls_total: Counter,
+    /// Objects in the watch cache's index (`--strategy=indexed`).
+    pub indexed_objects: Gauge,
 }
 
 impl Default for Metrics {
@@ -37,6 +40,7 @@ impl Default for Metrics {
         ]);
         let api_calls = Histogram::new([1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]);
         let api_calls_total = Counter::default();
+        let indexed_objects = Gauge::default();
         let mut registry = Registry::with_prefix("primary_all");
         registry.register(
             "requests",
@@ -58,12 +62,18 @@ impl Default for Metrics {
             "kube-apiserver calls made for primary routes",
             api_calls_total.clone(),
         );
+        registry.register(
+            "indexed_objects",
+            "Objects in the watch cache's index",
+            indexed_objects.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
             duration,
             api_calls,
             api_calls_total,
+            indexed_objects,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! suite against it, and serves the book. The justfile is only a menu over
 //! these commands; the logic lives here, in Rust, with tests.
 
+mod bench;
 mod book;
 mod control_plane;
 mod demo;
@@ -42,6 +43,12 @@ enum Commands {
         /// Stop after printing, leaving the cluster up for kubectl.
         #[arg(long)]
         no_serve: bool,
+    },
+    /// Measure what one answer costs, per strategy, as the cluster grows.
+    Bench {
+        /// The small version CI runs: K=10, M=1,000, 50 requests.
+        #[arg(long)]
+        quick: bool,
     },
     /// Build the book into target/book, or serve it.
     Book {
@@ -83,6 +90,7 @@ fn main() -> Result<()> {
         },
         Commands::Test { cluster } => suites::run(cluster),
         Commands::Demo { no_serve } => demo::run(!no_serve),
+        Commands::Bench { quick } => bench::run(quick),
         Commands::Book { serve: true } => book::serve(),
         Commands::Book { serve: false } => book::build(),
     }

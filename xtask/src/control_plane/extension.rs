@@ -47,27 +47,7 @@ pub fn register(state: &State, pki: &Pki) -> Result<()> {
             "extension-client",
         )?,
     )?;
-    let mut cmd = Command::new(binary);
-    cmd.env("KUBECONFIG", &server_kubeconfig)
-        .env(
-            "RUST_LOG",
-            std::env::var("PRIMARY_ALL_SERVER_LOG")
-                .unwrap_or_else(|_| "extension_server=debug,tower_http=info,kube=warn".to_string()),
-        )
-        .arg(format!("--bind-address=127.0.0.1:{}", state.extension_port))
-        .arg(format!(
-            "--tls-cert-file={}",
-            pki.path("extension-serving.crt").display()
-        ))
-        .arg(format!(
-            "--tls-private-key-file={}",
-            pki.path("extension-serving.key").display()
-        ));
-    step(
-        "Starting",
-        format!("extension-server on 127.0.0.1:{}", state.extension_port),
-    );
-    component("extension-server").start(cmd)?;
+    start(state, pki, &binary, None)?;
 
     let apiservice = paths::control_plane_dir().join("extension-apiservice.yaml");
     std::fs::write(&apiservice, local_registration(state.extension_port, pki)?)?;
@@ -83,6 +63,54 @@ pub fn register(state: &State, pki: &Pki) -> Result<()> {
     Ok(())
 }
 
+/// Starts the server process with `strategy` (the server's default when
+/// `None`), with the identity of its ServiceAccount.
+pub fn start(state: &State, pki: &Pki, binary: &Path, strategy: Option<&str>) -> Result<()> {
+    let server_kubeconfig = paths::control_plane_dir().join("extension-server.kubeconfig");
+    let mut cmd = Command::new(binary);
+    cmd.env("KUBECONFIG", &server_kubeconfig)
+        .env(
+            "RUST_LOG",
+            std::env::var("PRIMARY_ALL_SERVER_LOG")
+                .unwrap_or_else(|_| "extension_server=debug,tower_http=info,kube=warn".to_string()),
+        )
+        .arg(format!("--bind-address=127.0.0.1:{}", state.extension_port))
+        .arg(format!(
+            "--tls-cert-file={}",
+            pki.path("extension-serving.crt").display()
+        ))
+        .arg(format!(
+            "--tls-private-key-file={}",
+            pki.path("extension-serving.key").display()
+        ))
+        .args(strategy.map(|s| format!("--strategy={s}")));
+    step(
+        "Starting",
+        format!(
+            "extension-server on 127.0.0.1:{} (strategy {})",
+            state.extension_port,
+            strategy.unwrap_or("default")
+        ),
+    );
+    component("extension-server").start(cmd)?;
+    Ok(())
+}
+
+/// Stops the running server and starts it again with `strategy`.
+pub fn restart(strategy: &str) -> Result<()> {
+    let state = State::load().context("the control plane is not up")?;
+    let pki = Pki::at(paths::control_plane_dir().join("pki"));
+    component("extension-server").stop(Duration::from_secs(30))?;
+    start(&state, &pki, &binary_path(), Some(strategy))
+}
+
+fn binary_path() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| paths::workspace_root().join("target"));
+    target.join("debug").join("extension-server")
+}
+
 /// `cargo build -p extension-server`, so that `up` always runs the server
 /// built from this checkout.
 fn build() -> Result<std::path::PathBuf> {
@@ -96,10 +124,7 @@ fn build() -> Result<std::path::PathBuf> {
         "extension-server",
     ]);
     progress::run(cmd)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| paths::workspace_root().join("target"));
-    Ok(target.join("debug").join("extension-server"))
+    Ok(binary_path())
 }
 
 fn apply(manifest: &Path) -> Result<()> {
