@@ -337,6 +337,53 @@ async fn both_routes_give_the_same_answer() -> anyhow::Result<()> {
 
 #[tokio::test]
 #[ignore = "needs a cluster: cargo xtask test"]
+async fn a_cluster_scoped_primary_is_named_without_a_namespace() -> anyhow::Result<()> {
+    kube_test_utils::init_tracing();
+    let client = kube_test_utils::client().await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "cluster-scoped").await?;
+    let ns = namespace.name();
+
+    // Given a Namespace as the primary, with a ConfigMap labelled as its secondary
+    let uid = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .get(ns)
+        .await?
+        .metadata
+        .uid
+        .unwrap();
+    let config_map: ConfigMap = serde_json::from_value(json!({
+        "metadata": { "name": "team-settings", "labels": { "primary-all/primary-uid": uid } }
+    }))?;
+    Api::<ConfigMap>::namespaced(client.clone(), ns).create(&PostParams::default(), &config_map).await?;
+
+    // When it is asked for by both cluster-scoped shapes
+    let thesis = get_raw(&client, &format!("/apis/primary-all/v1/core/v1/Namespace/{ns}")).await?;
+    let grantable = get_raw(&client, &format!("/apis/primary-all/v1/namespaces/{ns}")).await?;
+
+    // Then both name the Namespace and find the ConfigMap inside it
+    assert_eq!(thesis, grantable);
+    assert_eq!(thesis["prim_res"]["kind"], "Namespace");
+    let names: Vec<&str> = thesis["sec_res"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|item| item["metadata"]["name"].as_str())
+        .collect();
+    assert!(names.contains(&"team-settings"), "{names:?}");
+
+    // And naming a namespace for a cluster-scoped kind is a bad request
+    let err = get_raw(&client, &format!("/apis/primary-all/v1/core/v1/Namespace/default/{ns}"))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else { panic!("expected a Status, got {err:?}") };
+    assert_eq!(status.code, 400);
+    assert!(status.message.contains("is cluster-scoped"), "{}", status.message);
+
+    namespace.delete().await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: cargo xtask test"]
 async fn a_missing_primary_is_not_found_like_kubectl_says_it() -> anyhow::Result<()> {
     kube_test_utils::init_tracing();
     let client = kube_test_utils::client().await?;
