@@ -70,16 +70,24 @@ impl Error {
     }
 }
 
-/// kube-apiserver's own answers for a group nobody serves: 404 "the server
-/// could not find the requested resource" (no APIService) and 503 "service
-/// unavailable" (APIService not Available). primary-all's server always
-/// sends a message of its own.
+/// kube-apiserver's own answers for a group nobody serves: a plain-text
+/// `404 page not found` (no APIService; kube reports a body that is not a
+/// `Status` with the reason below), a `Status` saying "the server could not
+/// find the requested resource", or a 503 "service unavailable" (APIService
+/// not Available). primary-all's server always answers with a `Status` of
+/// its own words.
 fn is_group_missing(status: &Status) -> bool {
-    (status.code == 404
-        && status
-            .message
-            .contains("the server could not find the requested resource"))
-        || status.code == 503 && status.message.contains("service unavailable")
+    const NOT_A_STATUS: &str = "Failed to parse error data";
+    match status.code {
+        404 => {
+            status.reason == NOT_A_STATUS
+                || status
+                    .message
+                    .contains("the server could not find the requested resource")
+        }
+        503 => status.reason == NOT_A_STATUS || status.message.contains("service unavailable"),
+        _ => false,
+    }
 }
 
 /// The result type of this crate.
