@@ -17,6 +17,10 @@ test:
 book:
     cargo xtask book --serve
 
+# Measure what one answer costs per strategy; writes target/bench/ and the book's figures
+bench:
+    cargo xtask bench
+
 # Review changed or new insta snapshots
 review:
     cargo insta review
