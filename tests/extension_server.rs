@@ -353,10 +353,16 @@ async fn a_cluster_scoped_primary_is_named_without_a_namespace() -> anyhow::Resu
     let config_map: ConfigMap = serde_json::from_value(json!({
         "metadata": { "name": "team-settings", "labels": { "primary-all/primary-uid": uid } }
     }))?;
-    Api::<ConfigMap>::namespaced(client.clone(), ns).create(&PostParams::default(), &config_map).await?;
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &config_map)
+        .await?;
 
     // When it is asked for by both cluster-scoped shapes
-    let thesis = get_raw(&client, &format!("/apis/primary-all/v1/core/v1/Namespace/{ns}")).await?;
+    let thesis = get_raw(
+        &client,
+        &format!("/apis/primary-all/v1/core/v1/Namespace/{ns}"),
+    )
+    .await?;
     let grantable = get_raw(&client, &format!("/apis/primary-all/v1/namespaces/{ns}")).await?;
 
     // Then both name the Namespace and find the ConfigMap inside it
@@ -371,12 +377,21 @@ async fn a_cluster_scoped_primary_is_named_without_a_namespace() -> anyhow::Resu
     assert!(names.contains(&"team-settings"), "{names:?}");
 
     // And naming a namespace for a cluster-scoped kind is a bad request
-    let err = get_raw(&client, &format!("/apis/primary-all/v1/core/v1/Namespace/default/{ns}"))
-        .await
-        .unwrap_err();
-    let kube::Error::Api(status) = err else { panic!("expected a Status, got {err:?}") };
+    let err = get_raw(
+        &client,
+        &format!("/apis/primary-all/v1/core/v1/Namespace/default/{ns}"),
+    )
+    .await
+    .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected a Status, got {err:?}")
+    };
     assert_eq!(status.code, 400);
-    assert!(status.message.contains("is cluster-scoped"), "{}", status.message);
+    assert!(
+        status.message.contains("is cluster-scoped"),
+        "{}",
+        status.message
+    );
 
     namespace.delete().await?;
     Ok(())

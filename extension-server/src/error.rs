@@ -94,7 +94,7 @@ impl From<anyhow::Error> for AppError {
 }
 
 /// A `meta.k8s.io/v1` `Status`. kube-core's `Status` has no `kind` and
-/// `apiVersion`, which client-go needs to recognise the body, so the wire
+/// `apiVersion`, which client-go needs to recognize the body, so the wire
 /// form is spelled out here.
 #[derive(Debug, Serialize)]
 pub struct StatusBody {

@@ -107,6 +107,10 @@ pub fn parse_path(rest: &str) -> Result<PrimaryRef, AppError> {
         .collect::<Result<_, _>>()?;
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let primary = match segments.as_slice() {
+        // namespaces/{namespace}/{resource}.{group}/{name}/{more}: a subresource
+        // or a stray segment, which would otherwise read as the first shape
+        // with group "namespaces" and fail on a puzzling "invalid kind".
+        ["namespaces", _, _, _, _] => return Err(no_primary(rest)),
         // namespaces/{namespace}/{resource}.{group}/{name}
         ["namespaces", namespace, resource_group, name] => {
             let (resource, group) = split_resource_group(resource_group)?;
@@ -145,22 +149,35 @@ pub fn parse_path(rest: &str) -> Result<PrimaryRef, AppError> {
             namespace: None,
             name: name.to_string(),
         },
-        _ => {
-            return Err(AppError::BadRequest(format!(
-                "the path /apis/primary-all/v1/{rest} names no primary; use \
-                 /apis/primary-all/v1/{{group}}/{{version}}/{{kind}}/{{namespace}}/{{name}} or \
-                 /apis/primary-all/v1/namespaces/{{namespace}}/{{resource}}.{{group}}/{{name}} \
-                 (\"core\" stands for the core group)"
-            )));
-        }
+        _ => return Err(no_primary(rest)),
     };
     validate(&primary)?;
     Ok(primary)
 }
 
+/// The answer to a path of neither shape; the path is cut, so that a huge
+/// one is not echoed back whole.
+fn no_primary(rest: &str) -> AppError {
+    AppError::BadRequest(format!(
+        "the path /apis/primary-all/v1/{} names no primary; use \
+         /apis/primary-all/v1/{{group}}/{{version}}/{{kind}}/{{namespace}}/{{name}} or \
+         /apis/primary-all/v1/namespaces/{{namespace}}/{{resource}}.{{group}}/{{name}} \
+         (\"core\" stands for the core group)",
+        cut(rest)
+    ))
+}
+
 /// `databases.example.com` → (`databases`, `example.com`); `secrets` → (`secrets`, core).
+///
+/// A trailing dot (`databases.`) names no group: it is refused rather than
+/// read as the core group, which only `secrets` or `secrets.core` mean.
 fn split_resource_group(segment: &str) -> Result<(String, String), AppError> {
     match segment.split_once('.') {
+        Some((_, "")) => Err(bad(
+            "resource",
+            segment,
+            "a resource such as databases.example.com, or secrets for the core group",
+        )),
         Some((resource, group)) => Ok((resource.to_string(), core_to_empty(group))),
         None => Ok((segment.to_string(), String::new())),
     }
@@ -214,15 +231,33 @@ fn validate(primary: &PrimaryRef) -> Result<(), AppError> {
 }
 
 fn bad(what: &str, value: &str, expected: &str) -> AppError {
-    let shown: String = value.chars().take(80).collect();
-    let ellipsis = if value.chars().count() > 80 {
+    AppError::BadRequest(format!(
+        "invalid {what} {}: expected {expected}",
+        quoted(value)
+    ))
+}
+
+/// The most of a caller's value that a message echoes, in characters.
+const SHOWN: usize = 80;
+
+/// `value` cut to [`SHOWN`] characters, with `…` when it was longer.
+fn cut(value: &str) -> String {
+    let mut shown: String = value.chars().take(SHOWN).collect();
+    if value.chars().nth(SHOWN).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// `value` quoted and escaped as `{:?}` does, cut to [`SHOWN`] characters.
+fn quoted(value: &str) -> String {
+    let shown: String = value.chars().take(SHOWN).collect();
+    let ellipsis = if value.chars().nth(SHOWN).is_some() {
         "…"
     } else {
         ""
     };
-    AppError::BadRequest(format!(
-        "invalid {what} {shown:?}{ellipsis}: expected {expected}"
-    ))
+    format!("{shown:?}{ellipsis}")
 }
 
 /// RFC 1123 label: lowercase alphanumerics and `-`, at most 63, alphanumeric at both ends.
@@ -274,11 +309,16 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
         .filter(|p| !p.is_empty())
     {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode(key)?;
-        let value = decode(value)?;
+        let key = decode(key).map_err(|why| {
+            AppError::BadRequest(format!("invalid query parameter {}: {why}", quoted(pair)))
+        })?;
+        let value = decode(value).map_err(|why| {
+            AppError::BadRequest(format!("invalid query parameter {}: {why}", quoted(pair)))
+        })?;
         if seen.contains(&key) {
             return Err(AppError::BadRequest(format!(
-                "query parameter {key:?} is given more than once"
+                "query parameter {} is given more than once",
+                quoted(&key)
             )));
         }
         seen.push(key.clone());
@@ -289,20 +329,18 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
                     .ok()
                     .filter(|d| (1..=MAX_DEPTH).contains(d))
                     .ok_or_else(|| {
-                        AppError::BadRequest(format!(
-                            "invalid depth {value:?}: expected a whole number from 1 to {MAX_DEPTH}"
-                        ))
+                        bad(
+                            "depth",
+                            &value,
+                            &format!("a whole number from 1 to {MAX_DEPTH}"),
+                        )
                     })?;
             }
             "view" => {
                 params.view = match value.as_str() {
                     "list" => View::List,
                     "tree" => View::Tree,
-                    _ => {
-                        return Err(AppError::BadRequest(format!(
-                            "invalid view {value:?}: expected \"list\" or \"tree\""
-                        )));
-                    }
+                    _ => return Err(bad("view", &value, "\"list\" or \"tree\"")),
                 };
             }
             "consistency" => {
@@ -310,9 +348,7 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
                     "latest" => Consistency::Latest,
                     "cached" => Consistency::Cached,
                     _ => {
-                        return Err(AppError::BadRequest(format!(
-                            "invalid consistency {value:?}: expected \"latest\" or \"cached\""
-                        )));
+                        return Err(bad("consistency", &value, "\"latest\" or \"cached\""));
                     }
                 };
             }
@@ -325,9 +361,9 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
             // kubectl and client-go add these to raw GETs; they change nothing here.
             "timeout" | "pretty" => {}
             _ => {
-                let shown: String = key.chars().take(40).collect();
                 return Err(AppError::BadRequest(format!(
-                    "unknown query parameter {shown:?}: expected depth, view, version or consistency"
+                    "unknown query parameter {}: expected depth, view, version or consistency",
+                    quoted(&key)
                 )));
             }
         }
@@ -337,27 +373,37 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
 
 /// Percent-decodes one path segment (`+` stays a `+`).
 fn decode_segment(segment: &str) -> Result<String, AppError> {
-    percent_decode(segment, false)
+    percent_decode(segment, false).map_err(|why| {
+        AppError::BadRequest(format!("invalid path segment {}: {why}", quoted(segment)))
+    })
 }
 
 /// Percent-decodes one query component (`+` is a space, as in forms).
-fn decode(component: &str) -> Result<String, AppError> {
+fn decode(component: &str) -> Result<String, String> {
     percent_decode(component, true)
 }
 
-fn percent_decode(component: &str, plus_is_space: bool) -> Result<String, AppError> {
+/// Decodes `%XX` escapes; the error says what is wrong, for the caller to
+/// prefix with the segment or parameter it was found in.
+fn percent_decode(component: &str, plus_is_space: bool) -> Result<String, String> {
     let bytes = component.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
+                // Two hex digits, nothing else: `u8::from_str_radix` alone
+                // would also take `%+f` as 0x0f.
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| {
-                        AppError::BadRequest("the request has a malformed %-escape".to_string())
+                        let escape = String::from_utf8_lossy(&bytes[i..bytes.len().min(i + 3)]);
+                        format!(
+                            "{escape:?} is a malformed %-escape (expected % and two hex digits)"
+                        )
                     })?;
                 out.push(hex);
                 i += 3;
@@ -372,8 +418,7 @@ fn percent_decode(component: &str, plus_is_space: bool) -> Result<String, AppErr
             }
         }
     }
-    String::from_utf8(out)
-        .map_err(|_| AppError::BadRequest("the request is not valid UTF-8".to_string()))
+    String::from_utf8(out).map_err(|_| "it is not UTF-8 once %-decoded".to_string())
 }
 
 #[cfg(test)]
@@ -521,5 +566,137 @@ mod tests {
                 "{query:?} gave {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_sign_is_not_a_hex_digit_in_an_escape() {
+        // `u8::from_str_radix("+1", 16)` is Ok(1): `%+1` used to decode to 0x01.
+        let err = parse_path("example.com/v1/Database/default/db%+1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid path segment \"db%+1\": \"%+1\" is a malformed %-escape \
+             (expected % and two hex digits)"
+        );
+        let err = parse_params(Some("depth=%+1")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid query parameter \"depth=%+1\": \"%+1\" is a malformed %-escape \
+             (expected % and two hex digits)"
+        );
+    }
+
+    #[test]
+    fn bad_escapes_name_the_segment_or_parameter_they_are_in() {
+        let cases = [
+            (
+                parse_path("example.com/v1/Database/default/db%zz").unwrap_err(),
+                "invalid path segment \"db%zz\": \"%zz\" is a malformed %-escape \
+                 (expected % and two hex digits)",
+            ),
+            (
+                parse_path("example.com/v1/Database/default/db%f").unwrap_err(),
+                "invalid path segment \"db%f\": \"%f\" is a malformed %-escape \
+                 (expected % and two hex digits)",
+            ),
+            (
+                parse_path("example.com/v1/Database/default/%ff%fe").unwrap_err(),
+                "invalid path segment \"%ff%fe\": it is not UTF-8 once %-decoded",
+            ),
+            (
+                parse_params(Some("depth=2&view=%ff")).unwrap_err(),
+                "invalid query parameter \"view=%ff\": it is not UTF-8 once %-decoded",
+            ),
+            (
+                parse_params(Some("dep%zzth=2")).unwrap_err(),
+                "invalid query parameter \"dep%zzth=2\": \"%zz\" is a malformed %-escape \
+                 (expected % and two hex digits)",
+            ),
+        ];
+        for (err, message) in cases {
+            assert!(matches!(err, AppError::BadRequest(_)), "{err:?}");
+            assert_eq!(err.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn overlong_query_values_are_cut_in_the_message() {
+        // A 32 KiB value used to come back whole in the Status message.
+        for query in [
+            format!("depth={}", "9".repeat(32 * 1024)),
+            format!("view={}", "x".repeat(32 * 1024)),
+            format!("consistency={}", "x".repeat(32 * 1024)),
+            format!("{}=1", "k".repeat(32 * 1024)),
+        ] {
+            let message = parse_params(Some(&query)).unwrap_err().to_string();
+            assert!(message.len() < 200, "{} bytes: {message}", message.len());
+            assert!(message.contains("…"), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_overlong_path_of_neither_shape_is_cut_in_the_message() {
+        let rest = "a/".repeat(16 * 1024);
+        let message = parse_path(&rest).unwrap_err().to_string();
+        assert!(message.len() < 500, "{} bytes: {message}", message.len());
+        assert!(
+            message.starts_with("the path /apis/primary-all/v1/a/a/a/"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_resource_with_a_trailing_dot_names_no_group() {
+        // `databases.` used to be read as the core resource `databases`.
+        let err = parse_path("namespaces/team-a/databases./db-1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid resource \"databases.\": expected a resource such as \
+             databases.example.com, or secrets for the core group"
+        );
+        assert!(parse_path("secrets./token").is_err());
+        assert_eq!(parse_path("secrets.core/token").unwrap().group, "");
+    }
+
+    #[test]
+    fn a_segment_after_the_namespaced_route_names_no_primary() {
+        // It used to read as group "namespaces", version "team-a", and fail
+        // on "invalid kind \"databases.example.com\"".
+        let err = parse_path("namespaces/team-a/databases.example.com/db-1/status").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "the path /apis/primary-all/v1/namespaces/team-a/databases.example.com/db-1/status \
+                 names no primary"
+            ),
+            "{err}"
+        );
+        // A Namespace, by the cluster-scoped grantable route, is still a primary.
+        assert_eq!(parse_path("namespaces/team-a").unwrap().kind, "namespaces");
+    }
+
+    #[test]
+    fn the_fuzz_corpus_parses_without_panicking() {
+        // The seed corpus of extension-server/fuzz (target parse_request),
+        // fed as the fuzz target feeds it, so that plain `cargo test` runs it.
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz")
+            .join("corpus")
+            .join("parse_request");
+        let mut files = 0;
+        for entry in std::fs::read_dir(&corpus).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let input = String::from_utf8_lossy(&bytes);
+            let (path, query) = match input.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (&*input, None),
+            };
+            if let Err(err) = parse_path(path) {
+                assert!(matches!(err, AppError::BadRequest(_)), "{input:?}: {err:?}");
+            }
+            if let Err(err) = parse_params(query) {
+                assert!(matches!(err, AppError::BadRequest(_)), "{input:?}: {err:?}");
+            }
+            files += 1;
+        }
+        assert!(files >= 10, "only {files} files in {}", corpus.display());
     }
 }

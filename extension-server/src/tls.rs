@@ -124,7 +124,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let acceptor = TlsAcceptor::from(config);
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // kube-apiserver forwards a caller's headers; accept as much as Go's
+    // servers do (1 MiB) instead of hyper's 16 KiB for HTTP/2, so that a
+    // large request gets a Status from us rather than a 503 from the proxy.
+    builder.http2().max_header_list_size(1 << 20);
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
