@@ -87,7 +87,15 @@ impl Pki {
             &cluster_ca,
         )?;
 
-        let front_proxy_ca = new_ca("primary-all-front-proxy-ca")?;
+        // Its key is kept (as kubeadm keeps it) so that the security tests can
+        // mint a certificate from the right CA with a name that is not allowed.
+        let front_proxy_key = KeyPair::generate()?;
+        write(
+            &self.dir,
+            "front-proxy-ca.key",
+            &front_proxy_key.serialize_pem(),
+        )?;
+        let front_proxy_ca = new_ca_with_key("primary-all-front-proxy-ca", front_proxy_key)?;
         write(&self.dir, "front-proxy-ca.crt", &front_proxy_ca.pem())?;
         let front_proxy_client = leaf(
             FRONT_PROXY_CLIENT_CN,
@@ -139,6 +147,11 @@ impl Pki {
 
 /// A self-signed certificate authority.
 fn new_ca(common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
+    new_ca_with_key(common_name, KeyPair::generate()?)
+}
+
+/// A self-signed certificate authority with the given key.
+fn new_ca_with_key(common_name: &str, key: KeyPair) -> Result<CertifiedIssuer<'static, KeyPair>> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params
         .distinguished_name
@@ -149,7 +162,7 @@ fn new_ca(common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    Ok(CertifiedIssuer::self_signed(params, KeyPair::generate()?)?)
+    Ok(CertifiedIssuer::self_signed(params, key)?)
 }
 
 /// A leaf certificate's parameters and key: CN is the Kubernetes user name,
