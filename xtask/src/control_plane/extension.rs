@@ -104,7 +104,8 @@ pub fn restart(strategy: &str) -> Result<()> {
     start(&state, &pki, &binary_path(), Some(strategy))
 }
 
-fn binary_path() -> std::path::PathBuf {
+/// Where `cargo build -p extension-server` puts the server.
+pub fn binary_path() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| paths::workspace_root().join("target"));
