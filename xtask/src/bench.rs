@@ -556,7 +556,8 @@ fn report(rows: &[Row], quick: bool) -> Result<()> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     let machine = format!(
-        "{} cores, {}",
+        // No comma: the machine is one field of the CSV.
+        "{} cores / {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::fs::read_to_string("/proc/meminfo")
             .ok()
@@ -593,24 +594,7 @@ fn report(rows: &[Row], quick: bool) -> Result<()> {
     std::fs::write(dir.join("results.csv"), &csv)?;
     step("Wrote", dir.join("results.csv").display());
 
-    let curve: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.config.objects == 1_000 && r.config.secondaries == 5)
-        .collect();
-    plot(
-        &dir.join("latency.svg"),
-        &curve,
-        "p50 latency (ms) against kinds in the cluster (M = 1,000, S = 5)",
-        "p50 (ms)",
-        |r| ms(r.p50).max(0.01),
-    )?;
-    plot(
-        &dir.join("api-calls.svg"),
-        &curve,
-        "kube-apiserver calls per answer against kinds (M = 1,000, S = 5)",
-        "API calls per answer",
-        |r| r.api_calls.max(0.1),
-    )?;
+    plots(rows, &dir)?;
 
     let mut table = format!(
         "Measured {date} on the project's machine ({machine}), {} requests per row, through kube-apiserver.\n\n",
@@ -645,6 +629,76 @@ fn report(rows: &[Row], quick: bool) -> Result<()> {
         std::fs::write(figures.join("bench-results.md"), &table)?;
         step("Wrote", "the plots and the table into book/src/figures/");
     }
+    Ok(())
+}
+
+/// The two figures of the cost curve, from the rows at M = 1,000, S = 5.
+fn plots(rows: &[Row], dir: &std::path::Path) -> Result<()> {
+    let curve: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.config.objects == 1_000 && r.config.secondaries == 5)
+        .collect();
+    plot(
+        &dir.join("latency.svg"),
+        &curve,
+        "p50 latency (ms) against kinds in the cluster (M = 1,000, S = 5)",
+        "p50 (ms)",
+        |r| ms(r.p50).max(0.01),
+    )?;
+    plot(
+        &dir.join("api-calls.svg"),
+        &curve,
+        "kube-apiserver calls per answer against kinds (M = 1,000, S = 5)",
+        "API calls per answer",
+        |r| r.api_calls.max(0.1),
+    )
+}
+
+/// Redraws the book's figures from the CSV of the last full run, without
+/// measuring again (for a change of the plots' style).
+pub fn replot() -> Result<()> {
+    let figures = paths::workspace_root().join("book/src/figures");
+    let csv = std::fs::read_to_string(figures.join("bench-results.csv"))
+        .context("book/src/figures/bench-results.csv is missing: run `cargo xtask bench` first")?;
+    let mut rows = Vec::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        anyhow::ensure!(
+            f.len() == 12,
+            "a line of bench-results.csv has {} fields: {line}",
+            f.len()
+        );
+        let strategy = STRATEGIES
+            .into_iter()
+            .find(|s| *s == f[5])
+            .with_context(|| format!("unknown strategy {}", f[5]))?;
+        let millis = |v: &str| -> Result<Duration> {
+            Ok(Duration::from_secs_f64(v.parse::<f64>()? / 1000.0))
+        };
+        rows.push(Row {
+            config: Config {
+                kinds: f[2].parse()?,
+                objects: f[3].parse()?,
+                secondaries: f[4].parse()?,
+            },
+            strategy,
+            requests: f[6].parse()?,
+            p50: millis(f[7])?,
+            p99: millis(f[8])?,
+            api_calls: f[9].parse()?,
+            rss_mib: f[10].parse()?,
+            indexed_objects: f[11].parse()?,
+        });
+    }
+    let dir = paths::workspace_root().join("target").join("bench");
+    std::fs::create_dir_all(&dir)?;
+    plots(&rows, &dir)?;
+    std::fs::copy(dir.join("latency.svg"), figures.join("bench-latency.svg"))?;
+    std::fs::copy(
+        dir.join("api-calls.svg"),
+        figures.join("bench-api-calls.svg"),
+    )?;
+    step("Wrote", "the plots into book/src/figures/");
     Ok(())
 }
 
@@ -725,6 +779,17 @@ fn plot(
         .configure_mesh()
         .x_desc("kinds served by the cluster (K)")
         .y_desc(y_label)
+        .x_labels(6)
+        .y_labels(6)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| {
+            if *y >= 1.0 {
+                format!("{y:.0}")
+            } else {
+                format!("{y}")
+            }
+        })
+        .light_line_style(TRANSPARENT)
         .draw()
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let colours = [RED, BLACK, BLUE, GREEN];

@@ -49,6 +49,9 @@ enum Commands {
         /// The small version CI runs: K=10, M=1,000, 50 requests.
         #[arg(long)]
         quick: bool,
+        /// Only redraw the book's plots from its CSV of the last full run.
+        #[arg(long, conflicts_with = "quick")]
+        replot: bool,
     },
     /// Build the book into target/book, or serve it.
     Book {
@@ -90,7 +93,11 @@ fn main() -> Result<()> {
         },
         Commands::Test { cluster } => suites::run(cluster),
         Commands::Demo { no_serve } => demo::run(!no_serve),
-        Commands::Bench { quick } => bench::run(quick),
+        Commands::Bench { replot: true, .. } => bench::replot(),
+        Commands::Bench {
+            quick,
+            replot: false,
+        } => bench::run(quick),
         Commands::Book { serve: true } => book::serve(),
         Commands::Book { serve: false } => book::build(),
     }
