@@ -19,7 +19,12 @@ use nix::unistd::Pid;
 #[ignore = "needs the local control plane's extension server: cargo xtask test"]
 async fn on_sigterm_readiness_fails_first_then_the_server_exits_cleanly() -> anyhow::Result<()> {
     kube_test_utils::init_tracing();
-    let binary = PathBuf::from(std::env::var("PRIMARY_ALL_EXTENSION_BINARY")?);
+    let binary = PathBuf::from(std::env::var("PRIMARY_ALL_EXTENSION_BINARY").map_err(|_| {
+        anyhow::anyhow!(
+            "PRIMARY_ALL_EXTENSION_BINARY is not set: this test starts a server of its own, \
+             which `cargo xtask test` arranges for the local control plane"
+        )
+    })?);
     let server_ca = PathBuf::from(std::env::var("PRIMARY_ALL_EXTENSION_CA")?);
     let pki = server_ca.parent().unwrap().to_path_buf();
     let control_plane = pki.parent().unwrap().to_path_buf();

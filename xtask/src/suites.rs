@@ -49,6 +49,8 @@ pub fn run(cluster: Cluster) -> Result<()> {
                 .join("pki")
                 .join("extension-ca.crt");
             direct.push(("PRIMARY_ALL_EXTENSION_CA", ca.display().to_string()));
+            let binary = control_plane::extension::binary_path();
+            direct.push(("PRIMARY_ALL_EXTENSION_BINARY", binary.display().to_string()));
             (paths::kubeconfig(), !was_up)
         }
         Cluster::Kind => {
