@@ -43,15 +43,15 @@ pub async fn answer(
             _ => wanted.version = Some(version.clone()),
         }
     }
-    let mut api_calls: u32 = 0;
-
-    let catalog = catalog(state, &mut api_calls).await?;
-    let kind = resolve(state, catalog.clone(), &wanted, &mut api_calls).await?;
     if params.consistency == request::Consistency::Cached && state.index.is_none() {
         return Err(AppError::BadRequest(
             "consistency=cached needs the server's watch cache (--strategy=indexed)".to_string(),
         ));
     }
+    let mut api_calls: u32 = 0;
+
+    let catalog = catalog(state, &mut api_calls).await?;
+    let (kind, catalog) = resolve(state, catalog, &wanted, &mut api_calls).await?;
     let namespace = check_scope(&kind, &wanted)?;
 
     let decision = state
@@ -88,14 +88,7 @@ pub async fn answer(
             let uid = primary.metadata.uid.clone().unwrap_or_default();
             indexed::secondaries(index, &uid, params.depth, params.consistency).await
         }
-        None => {
-            // A scan lists every kind the cached (possibly just refreshed) catalog knows.
-            let catalog = match state.strategy {
-                Strategy::ListAll => catalog,
-                _ => state.discovery.get().await.unwrap_or(catalog),
-            };
-            secondaries::scan(&state.client, &catalog, &primary, params.depth).await
-        }
+        None => secondaries::scan(&state.client, &catalog, &primary, params.depth).await,
     };
     api_calls += scan.api_calls;
     let (mut visible, mut left_out, sar_calls) = authorize(state, user, scan.secondaries).await?;
@@ -148,15 +141,16 @@ async fn catalog(state: &AppState, api_calls: &mut u32) -> Result<Arc<Catalog>, 
 }
 
 /// Resolves the kind; an unknown one triggers one rate-limited rediscovery,
-/// because a CRD may have been created a moment ago.
+/// because a CRD may have been created a moment ago. Returns the catalog it
+/// resolved with, so that a scan lists the kinds of that same catalog.
 async fn resolve(
     state: &AppState,
     catalog: Arc<Catalog>,
     wanted: &PrimaryRef,
     api_calls: &mut u32,
-) -> Result<Kind, AppError> {
+) -> Result<(Kind, Arc<Catalog>), AppError> {
     if let Some(kind) = catalog.resolve(wanted) {
-        return Ok(kind);
+        return Ok((kind, catalog));
     }
     if state.strategy != Strategy::ListAll {
         if let Ok(Some(fresh)) = state.discovery.refresh_if_stale().await {
@@ -165,7 +159,7 @@ async fn resolve(
             }
             *api_calls += 2;
             if let Some(kind) = fresh.resolve(wanted) {
-                return Ok(kind);
+                return Ok((kind, fresh));
             }
         }
     }
