@@ -7,37 +7,10 @@
 //! ```
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
 use kube::api::{DynamicObject, ObjectMeta, PostParams};
-use kube::{Api, CustomResource};
+use kube_test_utils::fixtures::{Database, DatabaseSpec};
 use primary_all::{CacheSecondaries, GetLatestWithSecondariesExt, SecondaryParams};
-use serde::{Deserialize, Serialize};
-
-/// The example primary, as an operator author declares it.
-#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
-#[kube(
-    group = "example.com",
-    version = "v1",
-    kind = "Database",
-    namespaced,
-    status = "DatabaseStatus"
-)]
-pub struct DatabaseSpec {
-    /// The database engine.
-    pub engine: String,
-    /// How many replicas.
-    pub replicas: Option<i32>,
-}
-
-/// Where the operator keeps what it observed.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
-pub struct DatabaseStatus {
-    /// The secondaries cache.
-    #[serde(default)]
-    #[schemars(skip)]
-    pub secondaries: Vec<DynamicObject>,
-}
-
-primary_all::impl_cache_secondaries!(Database);
 
 #[tokio::test]
 #[ignore = "needs a cluster: cargo xtask test"]

@@ -13,35 +13,10 @@
 use std::time::Duration;
 
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
-use kube::api::{DeleteParams, DynamicObject, PostParams};
-use kube::{Api, CustomResource};
+use kube::Api;
+use kube::api::{DeleteParams, PostParams};
+use kube_test_utils::fixtures::Database;
 use primary_all::GetLatestWithSecondariesExt;
-use serde::{Deserialize, Serialize};
-
-/// The example primary.
-#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
-#[kube(
-    group = "example.com",
-    version = "v1",
-    kind = "Database",
-    namespaced,
-    status = "DatabaseStatus"
-)]
-pub struct DatabaseSpec {
-    /// The database engine.
-    pub engine: String,
-}
-
-/// Where the secondaries go.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
-pub struct DatabaseStatus {
-    /// The secondaries cache.
-    #[serde(default)]
-    #[schemars(skip)]
-    pub secondaries: Vec<DynamicObject>,
-}
-
-primary_all::impl_cache_secondaries!(Database);
 
 /// Puts the APIService back when dropped, even if the test panicked.
 struct Restore {

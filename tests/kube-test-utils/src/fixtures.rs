@@ -1,12 +1,41 @@
-//! Fixtures shared by cluster tests: the example `Database` CRD.
+//! Fixtures shared by cluster tests: the example `Database`, its type and its CRD.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, CustomResource};
+use serde::{Deserialize, Serialize};
+
+/// The example primary, as an operator author declares it (the CRD below
+/// matches it).
+#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[kube(
+    group = "example.com",
+    version = "v1",
+    kind = "Database",
+    namespaced,
+    status = "DatabaseStatus"
+)]
+pub struct DatabaseSpec {
+    /// The database engine.
+    pub engine: String,
+    /// How many replicas.
+    pub replicas: Option<i32>,
+}
+
+/// Where the operator keeps what it observed.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+pub struct DatabaseStatus {
+    /// The secondaries cache.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub secondaries: Vec<DynamicObject>,
+}
+
+primary_all::impl_cache_secondaries!(Database);
 
 /// The example primary's CRD, the very file the demo applies.
 pub const DATABASE_CRD_YAML: &str =
