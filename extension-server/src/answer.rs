@@ -116,6 +116,7 @@ pub async fn answer(
         depth: params.depth,
         consistency: params.consistency.as_str().to_string(),
         tree,
+        health: None,
     })
 }
 
@@ -363,6 +364,7 @@ pub fn tree(primary: &DynamicObject, visible: &[Secondary]) -> TreeNode {
             namespace: object.metadata.namespace.clone(),
             name: object.metadata.name.clone().unwrap_or_default(),
             link: link.map(str::to_string),
+            health: None,
             children: kids,
         }
     }

@@ -35,6 +35,28 @@ pub fn path_for(
     }
 }
 
+/// `kind` of the answer to an owners route.
+pub const OWNER_CHAIN_KIND: &str = "OwnerChain";
+/// `kind` of the answer to a namespace's top-level route.
+pub const TOP_LEVEL_LIST_KIND: &str = "TopLevelList";
+
+/// The path of the owners route of an object: the objects above it, up to
+/// the highest-level one. Arguments as for [`path_for`].
+pub fn owners_path_for(
+    group: &str,
+    version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+) -> String {
+    format!("{}/owners", path_for(group, version, kind, namespace, name))
+}
+
+/// The path of a namespace's top-level route: the objects nothing owns.
+pub fn top_level_path(namespace: &str) -> String {
+    format!("/apis/{API_VERSION}/namespaces/{namespace}/toplevel")
+}
+
 /// The answer: a primary, its secondaries, and what was left out.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PrimaryWithSecondaries {
@@ -60,6 +82,10 @@ pub struct PrimaryWithSecondaries {
     /// The secondaries nested under their owners, with `?view=tree`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree: Option<TreeNode>,
+    /// The worst health of the primary and every secondary in the answer,
+    /// with the path to the object it comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 fn one() -> u32 {
@@ -108,12 +134,134 @@ pub struct TreeNode {
     pub namespace: Option<String>,
     /// The object's name.
     pub name: String,
-    /// Why it is below its parent: `ownerReference` or `label`.
+    /// Why it is below its parent: `ownerReference`, `label`, or `rule:`
+    /// and the name of the relationship rule that found it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// The object's own health (its subtree's is rolled up into the answer's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
     /// The objects below it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<TreeNode>,
+}
+
+/// How an object is doing, computed the way kstatus computes it: from its
+/// conditions, its `observedGeneration`, and the well-known kinds' own
+/// status fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// The verdict.
+    pub status: HealthStatus,
+    /// A one-word cause (`ReplicasNotReady`, a condition's reason), if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// A sentence for people, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// For a rolled-up health: the objects from the one it was rolled up
+    /// for down to the one the verdict comes from, each as `Kind/name`.
+    /// Empty for an object's own health.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+}
+
+/// The verdicts of [`Health`], from best to worst: a roll-up takes the
+/// greatest ([`Ord`] follows this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum HealthStatus {
+    /// Reconciled and working (kstatus: Current).
+    Ready,
+    /// Nothing could be said (no status to read, or one that makes no sense).
+    Unknown,
+    /// Still being reconciled: not all replicas ready, a generation not yet
+    /// observed, a condition saying so.
+    InProgress,
+    /// A condition or field says it failed.
+    Failed,
+}
+
+impl HealthStatus {
+    /// The word the answer carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "Ready",
+            Self::Unknown => "Unknown",
+            Self::InProgress => "InProgress",
+            Self::Failed => "Failed",
+        }
+    }
+}
+
+/// An object named by its type and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// The object's `apiVersion`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// The object's kind.
+    pub kind: String,
+    /// The object's namespace, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The object's name.
+    pub name: String,
+    /// How it is linked to the object before it in a chain:
+    /// `ownerReference`, `label`, or `rule:` and a rule's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// The answer to an owners route: an object and the chain above it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnerChain {
+    /// Always [`API_VERSION`].
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Always [`OWNER_CHAIN_KIND`].
+    pub kind: String,
+    /// The object asked about.
+    pub object: ObjectRef,
+    /// Its owner first, then the owner's owner, up to the highest-level
+    /// object the caller may read. Where an object has several owners, the
+    /// controller is followed (else the first), as `kubectl describe` does.
+    pub owners: Vec<ObjectRef>,
+    /// Owners the chain could not be followed through, and why: the chain
+    /// stops at the first one.
+    #[serde(rename = "leftOut", default)]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// The answer to a namespace's top-level route.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopLevelList {
+    /// Always [`API_VERSION`].
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Always [`TOP_LEVEL_LIST_KIND`].
+    pub kind: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The objects in it that nothing owns and no primary labels, sorted by
+    /// kind and name.
+    pub items: Vec<TopLevelItem>,
+    /// Kinds whose objects are not counted, and why.
+    #[serde(rename = "leftOut", default)]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// One top-level object of a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopLevelItem {
+    /// The object.
+    #[serde(flatten)]
+    pub object: ObjectRef,
+    /// How many objects are below it (every level), of the kinds the caller
+    /// may read.
+    pub secondaries: u32,
+    /// The worst health of it and everything below it that the caller may
+    /// read, with the path to where it comes from.
+    pub health: Health,
 }
 
 /// A `v1` `List` of secondaries, in the shape `kubectl` prints.
