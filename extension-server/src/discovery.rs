@@ -121,6 +121,38 @@ impl Catalog {
         }
     }
 
+    /// The kinds of every group whose kind or plural is `name` (any case),
+    /// each once at its preferred version: how kubectl reads `database/db-1`,
+    /// naming no group. More than one means the name is ambiguous.
+    pub fn resolve_in_any_group(&self, name: &str) -> Vec<Kind> {
+        self.listable
+            .iter()
+            .filter(|k| {
+                k.resource.kind.eq_ignore_ascii_case(name)
+                    || k.resource.plural.eq_ignore_ascii_case(name)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The kind with this `apiVersion` and `kind`, as an ownerReference or
+    /// a reference in a relationship rule names it.
+    pub fn by_api_version(&self, api_version: &str, kind: &str) -> Option<Kind> {
+        self.all
+            .iter()
+            .find(|k| k.resource.api_version == api_version && k.resource.kind == kind)
+            .cloned()
+    }
+
+    /// The kind `kind` of `group` at its preferred version (a relationship
+    /// rule names no version).
+    pub fn by_group_kind(&self, group: &str, kind: &str) -> Option<Kind> {
+        self.listable
+            .iter()
+            .find(|k| k.resource.group == group && k.resource.kind == kind)
+            .cloned()
+    }
+
     /// How many kinds the catalog knows, at every version.
     pub fn len(&self) -> usize {
         self.all.len()
