@@ -212,12 +212,25 @@ impl DiscoveryCache {
         Ok(catalog)
     }
 
-    /// Refreshes unless the catalog is younger than [`MIN_FORCED_REFRESH`];
-    /// returns the catalog to use either way.
+    /// Refreshes for a request that named a kind the catalog lacks, and
+    /// returns the catalog to use. A catalog younger than
+    /// [`MIN_FORCED_REFRESH`] may still predate a CRD created a moment ago
+    /// (the demo applies one and asks at once), so the request waits until
+    /// the catalog is that old and then refreshes, unless another request
+    /// refreshed meanwhile: a stream of unknown kinds costs one discovery per
+    /// [`MIN_FORCED_REFRESH`], and none is answered from a stale catalog.
     pub async fn refresh_if_stale(&self) -> Result<Option<Arc<Catalog>>, kube::Error> {
-        let fresh = matches!(&*self.current.read().await, Some((_, at)) if at.elapsed() < MIN_FORCED_REFRESH);
-        if fresh {
-            return Ok(self.get().await);
+        let age = self.current.read().await.as_ref().map(|(_, at)| at.elapsed());
+        if let Some(age) = age.filter(|age| *age < MIN_FORCED_REFRESH) {
+            let waited_from = Instant::now();
+            tokio::time::sleep(MIN_FORCED_REFRESH - age).await;
+            let refreshed_meanwhile = matches!(
+                &*self.current.read().await,
+                Some((_, at)) if *at >= waited_from
+            );
+            if refreshed_meanwhile {
+                return Ok(self.get().await);
+            }
         }
         self.refresh().await.map(Some)
     }

@@ -132,10 +132,17 @@ fn uids_of(answer: &PrimaryWithSecondaries) -> HashSet<String> {
         .collect()
 }
 
+/// A watch event, `type` first as kube-apiserver writes it.
+#[derive(serde::Serialize)]
+struct WatchEvent<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a T,
+}
+
 /// One line of the stream.
 fn event(kind: &str, object: &impl serde::Serialize) -> Bytes {
-    let mut line = serde_json::to_vec(&serde_json::json!({"type": kind, "object": object}))
-        .unwrap_or_default();
+    let mut line = serde_json::to_vec(&WatchEvent { kind, object }).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }
