@@ -647,6 +647,7 @@ async fn the_deploy_manifests_pass_a_server_side_dry_run() -> anyhow::Result<()>
         "namespace.yaml",
         "rbac.yaml",
         "viewer-clusterrole.yaml",
+        "relationship-rules.yaml",
         "deployment.yaml",
         "service.yaml",
         "apiservice.yaml",
