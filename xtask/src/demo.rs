@@ -39,7 +39,7 @@ pub fn run(serve: bool) -> Result<()> {
 
     step(
         "Applying",
-        "db-1's secondaries: a labelled Secret, an owned Service and ConfigMap",
+        "db-1's secondaries: a labelled Secret; an owned Service, ConfigMap and Deployment",
     );
     let mut uid = control_plane::kubectl();
     uid.args([
@@ -59,8 +59,22 @@ pub fn run(serve: bool) -> Result<()> {
         .args(["apply", "--server-side", "-f"])
         .arg(&secondaries);
     progress::run(apply)?;
+    step(
+        "Waiting",
+        "for the Deployment's ReplicaSet and Pods (made by kube-controller-manager)",
+    );
+    let mut made = control_plane::kubectl();
+    made.args([
+        "wait",
+        "--for=jsonpath={.status.replicas}=2",
+        "deployment/db-1-pooler",
+        "-n",
+        "default",
+        "--timeout=60s",
+    ]);
+    progress::run(made)?;
 
-    let path = "/apis/primary-all/v1/example.com/v1/Database/default/db-1?view=tree";
+    let path = "/apis/primary-all/v1/example.com/v1/Database/default/db-1?view=tree&depth=3";
     step(
         "Asking",
         format!("kube-apiserver for the primary with its secondaries: {path}"),
@@ -91,8 +105,10 @@ pub fn run(serve: bool) -> Result<()> {
     Ok(())
 }
 
-/// What db-1's operator would have made: one object linked by label, two by
-/// ownerReference.
+/// What db-1's operator would have made: one object linked by label, three
+/// by ownerReference, one of them a Deployment whose ReplicaSet and Pods the
+/// controllers make (the Pods stay Pending: this cluster has no kubelet, so
+/// the health roll-up has something to report).
 fn secondaries_manifest(uid: &str) -> String {
     let owner = format!(
         "  ownerReferences:\n  - {{apiVersion: example.com/v1, kind: Database, name: db-1, uid: {uid}, controller: true}}"
@@ -123,6 +139,20 @@ metadata:
   namespace: default
 {owner}
 data: {{postgresql.conf: max_connections = 100}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: db-1-pooler
+  namespace: default
+{owner}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: db-1-pooler}}}}
+  template:
+    metadata: {{labels: {{app: db-1-pooler}}}}
+    spec:
+      containers: [{{name: pgbouncer, image: example.com/pgbouncer:1.23}}]
 "
     )
 }
