@@ -220,7 +220,12 @@ impl DiscoveryCache {
     /// refreshed meanwhile: a stream of unknown kinds costs one discovery per
     /// [`MIN_FORCED_REFRESH`], and none is answered from a stale catalog.
     pub async fn refresh_if_stale(&self) -> Result<Option<Arc<Catalog>>, kube::Error> {
-        let age = self.current.read().await.as_ref().map(|(_, at)| at.elapsed());
+        let age = self
+            .current
+            .read()
+            .await
+            .as_ref()
+            .map(|(_, at)| at.elapsed());
         if let Some(age) = age.filter(|age| *age < MIN_FORCED_REFRESH) {
             let waited_from = Instant::now();
             tokio::time::sleep(MIN_FORCED_REFRESH - age).await;

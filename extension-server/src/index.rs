@@ -46,6 +46,19 @@ pub struct Entry {
     pub primary_label: Option<String>,
 }
 
+/// An object a walk from a primary reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reached {
+    /// Its uid.
+    pub uid: String,
+    /// The uid of the object it hangs below (the primary at level 1).
+    pub parent: String,
+    /// 1 for the primary's own secondaries, 2 for theirs, and so on.
+    pub level: u32,
+    /// Whether it is owned by its parent (else labelled with its uid).
+    pub owned: bool,
+}
+
 /// The object graph as the watches see it.
 #[derive(Debug, Default)]
 pub struct Graph {
@@ -126,10 +139,12 @@ impl Graph {
     }
 
     /// The secondaries of `primary_uid` down to `depth`: labels at level 1,
-    /// ownerReferences at every level; each with its parent and level.
-    pub fn secondaries(&self, primary_uid: &str, depth: u32) -> Vec<(String, String, u32, bool)> {
+    /// ownerReferences at every level. Each object appears once, at the
+    /// first level that reaches it; the primary itself never appears.
+    // ANCHOR: walk
+    pub fn secondaries(&self, primary_uid: &str, depth: u32) -> Vec<Reached> {
         let mut seen: HashSet<&str> = HashSet::from([primary_uid]);
-        let mut found: Vec<(String, String, u32, bool)> = Vec::new();
+        let mut found: Vec<Reached> = Vec::new();
         let mut frontier: Vec<String> = vec![primary_uid.to_string()];
         for level in 1..=depth {
             let mut next = Vec::new();
@@ -142,7 +157,12 @@ impl Graph {
                     let labelled =
                         level == 1 && entry.primary_label.as_deref() == Some(parent.as_str());
                     if (owned || labelled) && seen.insert(child.as_str()) {
-                        found.push((child.clone(), parent.clone(), level, owned));
+                        found.push(Reached {
+                            uid: child.clone(),
+                            parent: parent.clone(),
+                            level,
+                            owned,
+                        });
                         next.push(child.clone());
                     }
                 }
@@ -154,6 +174,7 @@ impl Graph {
         }
         found
     }
+    // ANCHOR_END: walk
 
     /// The kinds that hold at least one object in `namespace`.
     pub fn kinds_in(&self, namespace: &str) -> HashSet<Arc<str>> {
@@ -463,10 +484,10 @@ mod tests {
         graph
     }
 
-    fn names(graph: &Graph, found: Vec<(String, String, u32, bool)>) -> Vec<(String, u32)> {
+    fn names(graph: &Graph, found: Vec<Reached>) -> Vec<(String, u32)> {
         let mut names: Vec<(String, u32)> = found
             .into_iter()
-            .map(|(uid, _, level, _)| (graph.get(&uid).unwrap().name.clone(), level))
+            .map(|r| (graph.get(&r.uid).unwrap().name.clone(), r.level))
             .collect();
         names.sort();
         names

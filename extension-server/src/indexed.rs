@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
 
-use crate::index::MetaIndex;
+use crate::index::{MetaIndex, Reached};
 use crate::request::Consistency;
 use crate::secondaries::{Link, Scan, Secondary};
 
@@ -21,16 +21,15 @@ pub async fn secondaries(
 ) -> Scan {
     let found = index.graph().secondaries(primary_uid, depth);
     // (kind, namespace) → the objects of it to read, with where they hang.
-    let mut groups: BTreeMap<(Arc<str>, Option<String>), Vec<(String, String, String, u32, bool)>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(Arc<str>, Option<String>), Vec<(String, Reached)>> = BTreeMap::new();
     {
         let graph = index.graph();
-        for (uid, parent, level, owned) in found {
-            if let Some(entry) = graph.get(&uid) {
+        for reached in found {
+            if let Some(entry) = graph.get(&reached.uid) {
                 groups
                     .entry((entry.kind.clone(), entry.namespace.clone()))
                     .or_default()
-                    .push((uid, entry.name.clone(), parent, level, owned));
+                    .push((entry.name.clone(), reached));
             }
         }
     }
@@ -43,13 +42,13 @@ pub async fn secondaries(
         let mut objects: BTreeMap<String, DynamicObject> = BTreeMap::new();
         if consistency == Consistency::Cached {
             let graph = index.graph();
-            for (uid, ..) in &members {
+            for (_, reached) in &members {
                 let version = graph
-                    .get(uid)
+                    .get(&reached.uid)
                     .map(|e| e.resource_version.clone())
                     .unwrap_or_default();
-                if let Some(object) = index.cached_object(uid, &version) {
-                    objects.insert(uid.clone(), object);
+                if let Some(object) = index.cached_object(&reached.uid, &version) {
+                    objects.insert(reached.uid.clone(), object);
                 }
             }
         }
@@ -60,7 +59,7 @@ pub async fn secondaries(
             };
             scan.api_calls += 1;
             let read = if members.len() == 1 {
-                api.get_opt(&members[0].1)
+                api.get_opt(&members[0].0)
                     .await
                     .map(|o| o.into_iter().collect::<Vec<_>>())
             } else {
@@ -69,11 +68,12 @@ pub async fn secondaries(
             match read {
                 Ok(items) => {
                     for object in items {
-                        if let Some(uid) = object.metadata.uid.clone() {
-                            if members.iter().any(|(m, ..)| *m == uid) {
-                                fetched_all.push(object.clone());
-                                objects.insert(uid, object);
-                            }
+                        let Some(uid) = object.metadata.uid.clone() else {
+                            continue;
+                        };
+                        if members.iter().any(|(_, m)| m.uid == uid) {
+                            fetched_all.push(object.clone());
+                            objects.insert(uid, object);
                         }
                     }
                 }
@@ -87,9 +87,9 @@ pub async fn secondaries(
                 }
             }
         }
-        for (uid, _, parent, level, owned) in members {
+        for (_, reached) in members {
             // Deleted between the index and the read: not a secondary any more.
-            let Some(mut object) = objects.remove(&uid) else {
+            let Some(mut object) = objects.remove(&reached.uid) else {
                 continue;
             };
             object.types = Some(TypeMeta {
@@ -99,13 +99,13 @@ pub async fn secondaries(
             scan.secondaries.push(Secondary {
                 kind: kind.clone(),
                 object,
-                parent_uid: parent,
-                link: if owned {
+                parent_uid: reached.parent,
+                link: if reached.owned {
                     Link::OwnerReference
                 } else {
                     Link::Label
                 },
-                level,
+                level: reached.level,
             });
         }
     }

@@ -7,14 +7,14 @@
 //! (in the primary's namespace, or everywhere for a cluster-scoped primary)
 //! and walks ownership in memory: one LIST per kind, however deep the walk.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, ListParams};
-use primary_all::PRIMARY_UID_LABEL;
 use primary_all::wire::{LeftOut, LeftOutReason};
 
 use crate::discovery::{Catalog, Kind};
+use crate::index::{Entry, Graph, kind_key};
 
 /// How many LISTs run at once: enough to hide round trips, few enough not to
 /// trip kube-apiserver's priority and fairness for one request.
@@ -138,8 +138,8 @@ pub(crate) fn left_out(kind: &Kind, namespace: Option<&str>, err: &kube::Error) 
 }
 
 /// Walks labels (level 1 only) and ownerReferences (every level) from the
-/// primary down to `depth`, in memory. Each object appears once, at the
-/// first level that reaches it; the primary itself never appears.
+/// primary down to `depth`, in memory: the LISTed objects become the same
+/// [`Graph`] the watch index keeps, so both strategies walk one way.
 pub fn walk(
     primary: &DynamicObject,
     objects: Vec<(Kind, DynamicObject)>,
@@ -148,67 +148,32 @@ pub fn walk(
     let Some(primary_uid) = primary.metadata.uid.clone() else {
         return Vec::new();
     };
-    // Index once: owner uid → objects it owns.
-    let mut owned_by: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, (_, object)) in objects.iter().enumerate() {
-        for owner in object.metadata.owner_references.iter().flatten() {
-            owned_by.entry(owner.uid.clone()).or_default().push(i);
+    let mut graph = Graph::default();
+    let mut by_uid: HashMap<String, (Kind, DynamicObject)> = HashMap::new();
+    for (kind, object) in objects {
+        if let Some((uid, entry)) = Entry::of(&kind_key(&kind), &object.metadata) {
+            graph.apply(uid.clone(), entry);
+            by_uid.insert(uid, (kind, object));
         }
     }
-    let mut seen: HashSet<String> = HashSet::from([primary_uid.clone()]);
-    let mut found = Vec::new();
-    let mut take = |i: usize, parent: &str, link: Link, level: u32, found: &mut Vec<Secondary>| {
-        let (kind, object) = &objects[i];
-        let uid = object.metadata.uid.clone().unwrap_or_default();
-        if seen.insert(uid) {
-            found.push(Secondary {
-                kind: kind.clone(),
-                object: object.clone(),
-                parent_uid: parent.to_string(),
-                link,
-                level,
-            });
-            true
-        } else {
-            false
-        }
-    };
-
-    // ANCHOR: walk
-    // Level 1: owned by the primary, or labelled with its uid.
-    for &i in owned_by.get(&primary_uid).into_iter().flatten() {
-        take(i, &primary_uid, Link::OwnerReference, 1, &mut found);
-    }
-    for (i, (_, object)) in objects.iter().enumerate() {
-        let labelled = object
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(PRIMARY_UID_LABEL))
-            .is_some_and(|v| *v == primary_uid);
-        if labelled {
-            take(i, &primary_uid, Link::Label, 1, &mut found);
-        }
-    }
-    // Deeper levels: owned by something found one level up.
-    let mut frontier_start = 0;
-    for level in 2..=depth {
-        let frontier: Vec<String> = found[frontier_start..]
-            .iter()
-            .filter_map(|s| s.object.metadata.uid.clone())
-            .collect();
-        frontier_start = found.len();
-        for parent in &frontier {
-            for &i in owned_by.get(parent).into_iter().flatten() {
-                take(i, parent, Link::OwnerReference, level, &mut found);
-            }
-        }
-        if found.len() == frontier_start {
-            break;
-        }
-    }
-    // ANCHOR_END: walk
-    found
+    graph
+        .secondaries(&primary_uid, depth)
+        .into_iter()
+        .filter_map(|reached| {
+            let (kind, object) = by_uid.remove(&reached.uid)?;
+            Some(Secondary {
+                kind,
+                object,
+                parent_uid: reached.parent,
+                link: if reached.owned {
+                    Link::OwnerReference
+                } else {
+                    Link::Label
+                },
+                level: reached.level,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

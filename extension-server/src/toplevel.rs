@@ -172,9 +172,9 @@ fn item(
     let below = graph.secondaries(uid, MAX_DEPTH);
     // parent uid → its children, to rebuild the subtree for the roll-up.
     let mut children: BTreeMap<&str, Vec<&DynamicObject>> = BTreeMap::new();
-    for (child, parent, _, _) in &below {
-        if let Some(o) = objects.get(child) {
-            children.entry(parent.as_str()).or_default().push(o);
+    for reached in &below {
+        if let Some(o) = objects.get(&reached.uid) {
+            children.entry(reached.parent.as_str()).or_default().push(o);
         }
     }
     let tree = node(object, &children);
