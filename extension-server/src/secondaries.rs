@@ -181,6 +181,7 @@ mod tests {
     use super::*;
     use crate::discovery::tests::kind;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use primary_all::PRIMARY_UID_LABEL;
 
     fn object(name: &str, uid: &str, owner: Option<&str>, label: Option<&str>) -> DynamicObject {
         let mut object = DynamicObject::new(
