@@ -195,6 +195,15 @@ fn item(
 fn node(object: &DynamicObject, children: &BTreeMap<&str, Vec<&DynamicObject>>) -> TreeNode {
     let uid = object.metadata.uid.as_deref().unwrap_or_default();
     let types = object.types.clone().unwrap_or_default();
+    // Sorted as an answer's tree is, so that a roll-up's tie (two children
+    // equally bad) always names the same path.
+    let mut kids: Vec<TreeNode> = children
+        .get(uid)
+        .into_iter()
+        .flatten()
+        .map(|child| node(child, children))
+        .collect();
+    kids.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
     TreeNode {
         api_version: types.api_version,
         kind: types.kind,
@@ -202,12 +211,7 @@ fn node(object: &DynamicObject, children: &BTreeMap<&str, Vec<&DynamicObject>>) 
         name: object.metadata.name.clone().unwrap_or_default(),
         link: None,
         health: Some(health::of(object)),
-        children: children
-            .get(uid)
-            .into_iter()
-            .flatten()
-            .map(|child| node(child, children))
-            .collect(),
+        children: kids,
     }
 }
 
