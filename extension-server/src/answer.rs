@@ -209,15 +209,15 @@ pub(crate) async fn resolve(
             }
         }
     }
-    if state.strategy != Strategy::ListAll {
-        if let Ok(Some(fresh)) = state.discovery.refresh_if_stale().await {
-            if let Some(index) = &state.index {
-                index.follow(&fresh);
-            }
-            *api_calls += 2;
-            if let Some(kind) = fresh.resolve(wanted) {
-                return Ok((kind, fresh));
-            }
+    if state.strategy != Strategy::ListAll
+        && let Ok(Some(fresh)) = state.discovery.refresh_if_stale().await
+    {
+        if let Some(index) = &state.index {
+            index.follow(&fresh);
+        }
+        *api_calls += 2;
+        if let Some(kind) = fresh.resolve(wanted) {
+            return Ok((kind, fresh));
         }
     }
     let group = if wanted.group.is_empty() {

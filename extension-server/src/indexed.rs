@@ -10,6 +10,9 @@ use crate::index::{MetaIndex, Reached};
 use crate::request::Consistency;
 use crate::secondaries::{Link, Scan, Secondary};
 
+/// A kind's index key and a namespace: what one read covers.
+type KindInNamespace = (Arc<str>, Option<String>);
+
 /// Finds `primary_uid`'s secondaries in the index, then reads the full
 /// objects: one GET or LIST per (kind, namespace) that holds any, or none
 /// when `consistency` is `cached` and the index confirms the cached copy.
@@ -21,7 +24,7 @@ pub async fn secondaries(
 ) -> Scan {
     let found = index.graph().secondaries(primary_uid, depth);
     // (kind, namespace) → the objects of it to read, with where they hang.
-    let mut groups: BTreeMap<(Arc<str>, Option<String>), Vec<(String, Reached)>> = BTreeMap::new();
+    let mut groups: BTreeMap<KindInNamespace, Vec<(String, Reached)>> = BTreeMap::new();
     {
         let graph = index.graph();
         for reached in found {

@@ -74,7 +74,12 @@ pub async fn answer(
         let Some(next) = next_owner(state, &catalog, &current) else {
             break;
         };
-        let (owner_kind, owner_namespace, owner_name, link) = match next {
+        let Owner {
+            kind: owner_kind,
+            namespace: owner_namespace,
+            name: owner_name,
+            link,
+        } = match next {
             Ok(next) => next,
             Err(left) => {
                 left_out.push(left);
@@ -151,6 +156,15 @@ pub async fn answer(
     })
 }
 
+/// The next link of a chain, before it is read.
+struct Owner {
+    kind: Kind,
+    namespace: Option<String>,
+    name: String,
+    /// `ownerReference` or `label`.
+    link: &'static str,
+}
+
 /// The owner to follow from `object`: its controller ownerReference (else
 /// its first), else the primary its `primary-uid` label names. `None` at the
 /// top; `Err` when the owner cannot be found (its kind is not served, or the
@@ -159,7 +173,7 @@ fn next_owner(
     state: &AppState,
     catalog: &crate::discovery::Catalog,
     object: &DynamicObject,
-) -> Option<Result<(Kind, Option<String>, String, &'static str), LeftOut>> {
+) -> Option<Result<Owner, LeftOut>> {
     let references = object
         .metadata
         .owner_references
@@ -190,12 +204,12 @@ fn next_owner(
             .namespace
             .clone()
             .filter(|_| kind.is_namespaced());
-        return Some(Ok((
+        return Some(Ok(Owner {
             kind,
             namespace,
-            reference.name.clone(),
-            "ownerReference",
-        )));
+            name: reference.name.clone(),
+            link: "ownerReference",
+        }));
     }
     let uid = object.metadata.labels.as_ref()?.get(PRIMARY_UID_LABEL)?;
     let found = state.index.as_ref().and_then(|index| {
@@ -205,7 +219,12 @@ fn next_owner(
         Some((kind, entry.namespace.clone(), entry.name.clone()))
     });
     Some(match found {
-        Some((kind, namespace, name)) => Ok((kind, namespace, name, "label")),
+        Some((kind, namespace, name)) => Ok(Owner {
+            kind,
+            namespace,
+            name,
+            link: "label",
+        }),
         None => Err(LeftOut {
             group: String::new(),
             version: String::new(),

@@ -285,10 +285,10 @@ fn validate(primary: &PrimaryRef) -> Result<(), AppError> {
             "a DNS subdomain such as example.com, or \"core\"",
         ));
     }
-    if let Some(version) = &primary.version {
-        if !is_dns_label(version) {
-            return Err(bad("version", version, "a version such as v1 or v1beta1"));
-        }
+    if let Some(version) = &primary.version
+        && !is_dns_label(version)
+    {
+        return Err(bad("version", version, "a version such as v1 or v1beta1"));
     }
     if !is_kind(&primary.kind) {
         return Err(bad(
@@ -297,14 +297,14 @@ fn validate(primary: &PrimaryRef) -> Result<(), AppError> {
             "a kind such as Database or a resource such as databases",
         ));
     }
-    if let Some(namespace) = &primary.namespace {
-        if !is_dns_label(namespace) {
-            return Err(bad(
-                "namespace",
-                namespace,
-                "a DNS label of at most 63 characters",
-            ));
-        }
+    if let Some(namespace) = &primary.namespace
+        && !is_dns_label(namespace)
+    {
+        return Err(bad(
+            "namespace",
+            namespace,
+            "a DNS label of at most 63 characters",
+        ));
     }
     if !is_object_name(&primary.name) {
         return Err(bad(
