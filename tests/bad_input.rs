@@ -539,6 +539,52 @@ async fn hostile_paths_queries_and_headers_get_a_4xx_status_that_names_the_culpr
             oversized_header: false,
         },
         Case {
+            label: "query watch bogus",
+            path_and_query: format!("{DATABASES}/{MISSING}?watch=maybe"),
+            names: "invalid watch \"maybe\"",
+            straight: true,
+            oversized_header: false,
+        },
+        Case {
+            label: "query timeoutSeconds zero",
+            path_and_query: format!("{DATABASES}/{MISSING}?watch=true&timeoutSeconds=0"),
+            names: "invalid timeoutSeconds \"0\"",
+            straight: true,
+            oversized_header: false,
+        },
+        Case {
+            label: "route owners asked to watch",
+            path_and_query: format!(
+                "{PREFIX}/namespaces/default/configmaps/{MISSING}/owners?watch=true"
+            ),
+            names: "primary routes only",
+            straight: true,
+            oversized_header: false,
+        },
+        Case {
+            label: "route owners of a missing object",
+            path_and_query: format!(
+                "{PREFIX}/namespaces/default/databases.example.com/{MISSING}/owners"
+            ),
+            names: MISSING,
+            straight: false,
+            oversized_header: false,
+        },
+        Case {
+            label: "route toplevel of a namespace that is not a DNS label",
+            path_and_query: format!("{PREFIX}/namespaces/Not_A_Label/toplevel"),
+            names: "\"Not_A_Label\"",
+            straight: true,
+            oversized_header: false,
+        },
+        Case {
+            label: "route toplevel with a name after it",
+            path_and_query: format!("{PREFIX}/namespaces/default/toplevel/extra"),
+            names: "\"toplevel\"",
+            straight: true,
+            oversized_header: false,
+        },
+        Case {
             label: "query with a malformed escape %zz",
             path_and_query: format!("{DATABASES}/{MISSING}?depth=%zz"),
             names: "%zz",
