@@ -79,6 +79,11 @@ pub async fn primary(
     let by_rules = follow_rules(state, &catalog, &primary, &found, params.depth).await;
     api_calls += by_rules.api_calls;
     found.extend(by_rules.secondaries);
+    // Where every secondary hangs, the forbidden ones too, for the tree.
+    let parents: HashMap<String, String> = found
+        .iter()
+        .filter_map(|s| Some((s.object.metadata.uid.clone()?, s.parent_uid.clone())))
+        .collect();
     let (mut visible, mut left_out, sar_calls) = authorize(state, user, found).await?;
     // LISTs finish in any order; answers do not.
     visible.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
@@ -94,7 +99,7 @@ pub async fn primary(
     state.metrics.api_calls.observe(f64::from(api_calls));
     state.metrics.api_calls_total.inc_by(u64::from(api_calls));
 
-    let tree = tree(&primary, &visible);
+    let tree = tree(&primary, &visible, &parents);
     let health = health::roll_up(&tree);
     let tree = (params.view == View::Tree).then_some(tree);
     Ok(PrimaryWithSecondaries {
@@ -382,19 +387,32 @@ pub(crate) fn strip(mut object: DynamicObject) -> DynamicObject {
 }
 
 /// The secondaries nested under their owners. A secondary whose owner the
-/// caller may not see hangs under its nearest visible ancestor.
-pub fn tree(primary: &DynamicObject, visible: &[Secondary]) -> TreeNode {
+/// caller may not see hangs under its nearest visible ancestor, found in
+/// `parents` (the uid of every secondary, visible or not, to the uid it
+/// hangs below).
+pub fn tree(
+    primary: &DynamicObject,
+    visible: &[Secondary],
+    parents: &HashMap<String, String>,
+) -> TreeNode {
     let primary_uid = primary.metadata.uid.clone().unwrap_or_default();
     let mut children: HashMap<String, Vec<&Secondary>> = HashMap::new();
     let visible_uids: std::collections::HashSet<String> = visible
         .iter()
         .filter_map(|s| s.object.metadata.uid.clone())
         .collect();
+    let shown = |uid: &String| *uid == primary_uid || visible_uids.contains(uid);
     for secondary in visible {
-        let parent = if secondary.parent_uid == primary_uid
-            || visible_uids.contains(&secondary.parent_uid)
-        {
-            secondary.parent_uid.clone()
+        // Up past the owners the caller may not see; bounded, for cycles.
+        let mut parent = &secondary.parent_uid;
+        for _ in 0..parents.len() {
+            match parents.get(parent) {
+                Some(up) if !shown(parent) => parent = up,
+                _ => break,
+            }
+        }
+        let parent = if shown(parent) {
+            parent.clone()
         } else {
             primary_uid.clone()
         };
