@@ -921,6 +921,9 @@ async fn a_user_who_may_not_read_secrets_pods_or_replica_sets_sees_them_left_out
         .map(|i| (i.object.kind.as_str(), i.object.name.as_str()))
         .collect();
     assert_eq!(items, [("Database", "db-1")]);
+    // And the Database counts the three objects below it that his tree
+    // shows, the ConfigMap below the ReplicaSet he may not read included
+    assert_eq!(list.items[0].secondaries, 3);
     let left_out = left_out_kinds(&top_answer);
     for kind in forbidden_kinds {
         assert!(left_out.iter().any(|k| k == kind), "{left_out:?}");

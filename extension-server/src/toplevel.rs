@@ -21,7 +21,7 @@ use crate::authn::UserInfo;
 use crate::discovery::Kind;
 use crate::error::AppError;
 use crate::health;
-use crate::index::{Entry, Graph, kind_key};
+use crate::index::{Entry, Graph, Reached, kind_key};
 use crate::request::MAX_DEPTH;
 use crate::secondaries::CONCURRENT_LISTS;
 
@@ -103,7 +103,16 @@ pub async fn answer(
                 o.metadata.name.as_deref().unwrap_or_default(),
             )
         })
-        .map(|(uid, object)| item(&graph, &objects, uid, object))
+        .map(|(uid, object)| {
+            // The server's index sees every kind, so its walk passes owners
+            // of kinds the caller may not read; without it, only what was
+            // listed can be walked.
+            let below = match &state.index {
+                Some(index) => index.graph().secondaries(uid, MAX_DEPTH),
+                None => graph.secondaries(uid, MAX_DEPTH),
+            };
+            item(&below, &objects, object)
+        })
         .collect();
     items.sort_by(|a, b| (&a.object.kind, &a.object.name).cmp(&(&b.object.kind, &b.object.name)));
     left_out.sort_by(|a, b| (&a.group, &a.resource).cmp(&(&b.group, &b.resource)));
@@ -161,21 +170,38 @@ fn is_top_level(object: &DynamicObject) -> bool {
             .is_none_or(|l| !l.contains_key(primary_all::PRIMARY_UID_LABEL))
 }
 
-/// One top-level object: the objects below it (every level, of the kinds
-/// read), and the worst health among them.
+/// One top-level object: the objects below it that the caller may read
+/// (every level), and the worst health among them. `below` is the walk
+/// from it, through objects of every kind, so that an object below an
+/// owner the caller may not read is still counted, and hangs, for the
+/// roll-up's path, under its nearest ancestor the caller may read.
 fn item(
-    graph: &Graph,
+    below: &[Reached],
     objects: &HashMap<String, DynamicObject>,
-    uid: &str,
     object: &DynamicObject,
 ) -> TopLevelItem {
-    let below = graph.secondaries(uid, MAX_DEPTH);
+    let top = object.metadata.uid.clone().unwrap_or_default();
+    let parent_of: HashMap<&str, &str> = below
+        .iter()
+        .map(|r| (r.uid.as_str(), r.parent.as_str()))
+        .collect();
     // parent uid → its children, to rebuild the subtree for the roll-up.
     let mut children: BTreeMap<&str, Vec<&DynamicObject>> = BTreeMap::new();
-    for reached in &below {
-        if let Some(o) = objects.get(&reached.uid) {
-            children.entry(reached.parent.as_str()).or_default().push(o);
+    let mut counted: u32 = 0;
+    for reached in below {
+        let Some(o) = objects.get(&reached.uid) else {
+            continue;
+        };
+        counted += 1;
+        let mut parent = reached.parent.as_str();
+        // Up past the owners the caller may not read; bounded, for cycles.
+        for _ in 0..below.len() {
+            if parent == top || objects.contains_key(parent) {
+                break;
+            }
+            parent = parent_of.get(parent).copied().unwrap_or(top.as_str());
         }
+        children.entry(parent).or_default().push(o);
     }
     let tree = node(object, &children);
     let types = object.types.clone().unwrap_or_default();
@@ -187,7 +213,7 @@ fn item(
             name: object.metadata.name.clone().unwrap_or_default(),
             link: None,
         },
-        secondaries: u32::try_from(below.len()).unwrap_or(u32::MAX),
+        secondaries: counted,
         health: health::roll_up(&tree),
     }
 }
