@@ -70,10 +70,12 @@ async fn main() -> anyhow::Result<()> {
     let discovery = state.discovery.clone();
     let index = state.index.clone();
     tokio::spawn(async move {
-        // Discovery first (retried), then every 30 s; the watch cache, when
-        // there is one, follows each new catalog (a CRD added or removed).
+        // Discovery first (retried), then every 30 s, or sooner when a watch
+        // finds its kind gone; the watch cache, when there is one, follows
+        // each new catalog (a CRD added or removed).
         let mut backoff = Duration::from_millis(200);
         loop {
+            let refreshed = tokio::time::Instant::now();
             match discovery.refresh().await {
                 Ok(catalog) => {
                     if let Some(index) = &index {
@@ -86,7 +88,19 @@ async fn main() -> anyhow::Result<()> {
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
-            tokio::time::sleep(backoff).await;
+            let kind_missing = async {
+                match &index {
+                    Some(index) => index.kind_missing().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = kind_missing => {
+                    // Rate-limited like a refresh forced by a request.
+                    tokio::time::sleep_until(refreshed + discovery::MIN_FORCED_REFRESH).await;
+                }
+            }
         }
     });
 
