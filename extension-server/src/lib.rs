@@ -29,7 +29,7 @@ pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, Uri, header};
@@ -78,6 +78,8 @@ pub struct AppState {
     pub serving: Arc<AtomicBool>,
     /// The metadata index, with `--strategy=indexed`.
     pub index: Option<Arc<index::MetaIndex>>,
+    /// How long a primary request may take before it is answered 503.
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -93,9 +95,15 @@ impl AppState {
             strategy,
             metrics: Arc::new(Metrics::default()),
             serving: Arc::new(AtomicBool::new(true)),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
+
+/// How long a primary request may take by default. With etcd away,
+/// kube-apiserver holds a quorum read for up to a minute; the caller learns
+/// sooner that it should try again.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The path prefix of the group version this server serves.
 pub const PREFIX: &str = "/apis/primary-all/v1";
@@ -210,14 +218,28 @@ async fn api_resource_list() -> Json<serde_json::Value> {
     }))
 }
 
-/// `GET /apis/primary-all/v1/{…}`: the primary and its secondaries.
+/// `GET /apis/primary-all/v1/{…}`: the primary and its secondaries, or 503
+/// with `Retry-After: 1` when that takes longer than the request timeout.
 async fn primary(
     State(state): State<AppState>,
     Extension(user): Extension<UserInfo>,
     uri: Uri,
-) -> Result<Json<primary_all::wire::PrimaryWithSecondaries>, AppError> {
-    let answer = answer::answer(&state, &user, &uri).await?;
-    Ok(Json(answer))
+) -> Response {
+    match tokio::time::timeout(state.request_timeout, answer::answer(&state, &user, &uri)).await {
+        Ok(Ok(answer)) => Json(answer).into_response(),
+        Ok(Err(err)) => err.into_response(),
+        Err(_elapsed) => {
+            let err = AppError::Unavailable(format!(
+                "kube-apiserver did not answer within {}s; try again",
+                state.request_timeout.as_secs_f64()
+            ));
+            let mut response = err.into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+        }
+    }
 }
 
 /// Counts and times the primary routes, and logs every error with its chain.

@@ -36,6 +36,10 @@ struct Args {
     /// Seconds in-flight requests get to finish after the listener closes.
     #[arg(long, default_value_t = 20)]
     drain_seconds: u64,
+    /// Seconds a primary request may take before it is answered 503 (with
+    /// etcd away, kube-apiserver holds a quorum read for up to a minute).
+    #[arg(long, default_value_t = extension_server::DEFAULT_REQUEST_TIMEOUT.as_secs())]
+    request_timeout_seconds: u64,
 }
 
 #[tokio::main]
@@ -60,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("failed to configure a client for kube-apiserver (KUBECONFIG or in-cluster)")?;
-    let state = AppState::new(client.clone(), args.strategy);
+    let mut state = AppState::new(client.clone(), args.strategy);
+    state.request_timeout = Duration::from_secs(args.request_timeout_seconds);
 
     // Background work: the request-header CA, and discovery.
     tokio::spawn(authn::watch_configmap(
