@@ -198,11 +198,14 @@ fn entry_of(kind: &Arc<str>, meta: &PartialObjectMeta<DynamicObject>) -> Option<
     ))
 }
 
+/// A watched kind and the task that watches it.
+type Watched = (Kind, JoinHandle<()>);
+
 /// The index, its watches, and the full-object cache.
 pub struct MetaIndex {
     client: kube::Client,
     graph: Arc<RwLock<Graph>>,
-    kinds: RwLock<HashMap<Arc<str>, (Kind, JoinHandle<()>)>>,
+    kinds: RwLock<HashMap<Arc<str>, Watched>>,
     synced: Arc<RwLock<HashSet<Arc<str>>>>,
     objects: RwLock<HashMap<String, DynamicObject>>,
     rediscover: Arc<Notify>,
