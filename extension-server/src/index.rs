@@ -14,14 +14,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use primary_all::PRIMARY_UID_LABEL;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
 use crate::discovery::{Catalog, Kind};
@@ -279,14 +279,18 @@ impl Change {
 /// missed some (and answers again).
 const CHANGES_BUFFERED: usize = 1024;
 
+/// A watched kind and the task that watches it.
+type Watched = (Kind, JoinHandle<()>);
+
 /// The index, its watches, and the full-object cache.
 pub struct MetaIndex {
     client: kube::Client,
     graph: Arc<RwLock<Graph>>,
-    kinds: RwLock<HashMap<Arc<str>, (Kind, JoinHandle<()>)>>,
+    kinds: RwLock<HashMap<Arc<str>, Watched>>,
     synced: Arc<RwLock<HashSet<Arc<str>>>>,
     objects: RwLock<HashMap<String, DynamicObject>>,
     changes: broadcast::Sender<Change>,
+    rediscover: Arc<Notify>,
 }
 
 impl MetaIndex {
@@ -299,12 +303,21 @@ impl MetaIndex {
             synced: Arc::default(),
             objects: RwLock::default(),
             changes: broadcast::channel(CHANGES_BUFFERED).0,
+            rediscover: Arc::default(),
         }
     }
 
     /// Tells of every change the watches see from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
+    }
+
+    /// Waits until a watch finds its kind unknown to kube-apiserver (a 404:
+    /// its CRD was deleted, most likely). Discovery should then be refreshed
+    /// and [`MetaIndex::follow`]ed, so that the gone kind stops counting
+    /// against readiness without waiting for the periodic refresh.
+    pub async fn kind_missing(&self) {
+        self.rediscover.notified().await;
     }
 
     /// Starts a watch for every listable, watchable kind of `catalog` not yet
@@ -350,6 +363,7 @@ impl MetaIndex {
                 self.graph.clone(),
                 self.synced.clone(),
                 self.changes.clone(),
+                self.rediscover.clone(),
             ));
             kinds.insert(key, (kind, task));
         }
@@ -405,7 +419,19 @@ impl MetaIndex {
     }
 }
 
-/// Follows one kind until aborted, resuming with kube-runtime's backoff.
+/// The object type of a metadata-only watch.
+type Meta = PartialObjectMeta<DynamicObject>;
+
+/// Follows one kind until aborted.
+///
+/// Any error marks the kind unsynced (so `/readyz` fails while
+/// kube-apiserver is away) and starts a fresh watcher after kube-runtime's
+/// backoff: a fresh watcher lists first, so the index is rebuilt from what
+/// is there now, and its `InitDone` marks the kind synced again. (A watcher
+/// kept across the error would resume from its resourceVersion without any
+/// event, and readiness would never learn that it had recovered.) A 404
+/// means the kind may be gone: `rediscover` asks for a fresh discovery, which
+/// stops this watch if it is.
 async fn watch_kind(
     client: kube::Client,
     kind: Kind,
@@ -413,49 +439,155 @@ async fn watch_kind(
     graph: Arc<RwLock<Graph>>,
     synced: Arc<RwLock<HashSet<Arc<str>>>>,
     changes: broadcast::Sender<Change>,
+    rediscover: Arc<Notify>,
 ) {
     // An Api of PartialObjectMeta asks kube-apiserver for metadata only.
-    let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &kind.resource);
+    let api: Api<Meta> = Api::all_with(client, &kind.resource);
     let config = watcher::Config::default().any_semantic();
-    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-    let mut buffer: Vec<(String, Entry)> = Vec::new();
-    while let Some(event) = stream.next().await {
+    let mut watch = KindWatch::new(key, graph, synced, changes);
+    let mut backoff = watcher::DefaultBackoff::default();
+    loop {
+        let mut stream = watcher::watcher(api.clone(), config.clone()).boxed();
+        while let Some(event) = stream.next().await {
+            match watch.on_event(event) {
+                After::Continue => {}
+                After::Synced => backoff = watcher::DefaultBackoff::default(),
+                After::Failed { kind_missing } => {
+                    if kind_missing {
+                        rediscover.notify_one();
+                    }
+                    break;
+                }
+            }
+        }
+        let pause = backoff.next().unwrap_or(Duration::from_secs(30));
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// What the watch loop does after one event.
+#[derive(Debug, PartialEq, Eq)]
+enum After {
+    /// Keep reading this watcher.
+    Continue,
+    /// The kind has (re)listed and is synced: reset the backoff.
+    Synced,
+    /// The watcher failed: drop it and start a fresh one after the backoff.
+    Failed {
+        /// It failed with 404: the kind may have been deleted.
+        kind_missing: bool,
+    },
+}
+
+/// One kind's watch as the index and readiness see it, one event at a time.
+struct KindWatch {
+    key: Arc<str>,
+    graph: Arc<RwLock<Graph>>,
+    synced: Arc<RwLock<HashSet<Arc<str>>>>,
+    /// The entries of a list in progress.
+    buffer: Vec<(String, Entry)>,
+    /// Whether the kind was synced once and then lost, so that its return
+    /// is logged (once) too.
+    lost: bool,
+    /// Where changes are told, for watches of answers.
+    changes: broadcast::Sender<Change>,
+}
+
+impl KindWatch {
+    fn new(
+        key: Arc<str>,
+        graph: Arc<RwLock<Graph>>,
+        synced: Arc<RwLock<HashSet<Arc<str>>>>,
+        changes: broadcast::Sender<Change>,
+    ) -> Self {
+        Self {
+            key,
+            graph,
+            synced,
+            buffer: Vec::new(),
+            lost: false,
+            changes,
+        }
+    }
+
+    fn on_event(&mut self, event: Result<Event<Meta>, watcher::Error>) -> After {
+        let key = &self.key;
         match event {
-            Ok(Event::Init) => buffer.clear(),
-            Ok(Event::InitApply(meta)) => buffer.extend(entry_of(&key, &meta)),
+            Ok(Event::Init) => self.buffer.clear(),
+            Ok(Event::InitApply(meta)) => self.buffer.extend(entry_of(key, &meta)),
             Ok(Event::InitDone) => {
-                graph
+                self.graph
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
-                    .replace_kind(&key, std::mem::take(&mut buffer));
-                synced
+                    .replace_kind(key, std::mem::take(&mut self.buffer));
+                self.synced
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(key.clone());
+                if std::mem::take(&mut self.lost) {
+                    tracing::info!(kind = %key, "watch resumed: relisted and synced again");
+                }
                 // Nobody listening is not an error.
-                let _ = changes.send(Change::Relisted);
+                let _ = self.changes.send(Change::Relisted);
+                return After::Synced;
             }
             Ok(Event::Apply(meta)) => {
-                if let Some((uid, entry)) = entry_of(&key, &meta) {
+                if let Some((uid, entry)) = entry_of(key, &meta) {
                     let change = Change::of(&uid, &entry);
-                    graph
+                    self.graph
                         .write()
                         .unwrap_or_else(|e| e.into_inner())
                         .apply(uid, entry);
-                    let _ = changes.send(change);
+                    let _ = self.changes.send(change);
                 }
             }
             Ok(Event::Delete(meta)) => {
-                if let Some((uid, entry)) = entry_of(&key, &meta) {
-                    graph
+                if let Some((uid, entry)) = entry_of(key, &meta) {
+                    self.graph
                         .write()
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&uid);
-                    let _ = changes.send(Change::of(&uid, &entry));
+                    let _ = self.changes.send(Change::of(&uid, &entry));
                 }
             }
-            Err(err) => tracing::debug!(kind = %key, error = %err, "watch failed; resuming"),
+            Err(err) => {
+                self.buffer.clear();
+                let was_synced = self
+                    .synced
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(key);
+                if was_synced {
+                    self.lost = true;
+                    tracing::warn!(
+                        kind = %key,
+                        error = %err,
+                        "watch failed; /readyz fails until it has relisted"
+                    );
+                } else {
+                    tracing::debug!(kind = %key, error = %err, "watch failed again; retrying");
+                }
+                return After::Failed {
+                    kind_missing: is_not_found(&err),
+                };
+            }
         }
+        After::Continue
+    }
+}
+
+/// Whether a watcher failed because kube-apiserver does not know the kind.
+///
+/// By the code alone: for a deleted CRD kube-apiserver answers a plain-text
+/// `404 page not found`, which kube turns into a `Status` whose reason is
+/// not `NotFound`, so `Status::is_not_found` says no.
+fn is_not_found(err: &watcher::Error) -> bool {
+    match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status.code == 404,
+        watcher::Error::WatchError(status) => status.code == 404,
+        _ => false,
     }
 }
 
@@ -533,6 +665,83 @@ mod tests {
             graph
                 .uid_of("/v1/configmaps", Some("ns"), "owned")
                 .is_none()
+        );
+    }
+
+    fn object(uid: &str, name: &str) -> Meta {
+        use kube::core::PartialObjectMetaExt;
+        kube::core::ObjectMeta {
+            uid: Some(uid.to_string()),
+            name: Some(name.to_string()),
+            namespace: Some("ns".to_string()),
+            ..Default::default()
+        }
+        .into_response_partial()
+    }
+
+    fn status(code: u16, reason: &str) -> watcher::Error {
+        watcher::Error::WatchStartFailed(kube::Error::Api(Box::new(
+            kube::core::Status::failure("from kube-apiserver", reason).with_code(code),
+        )))
+    }
+
+    #[test]
+    fn readiness_follows_the_watch_through_a_failure_and_a_relist() {
+        let key: Arc<str> = Arc::from("/v1/configmaps");
+        let graph: Arc<RwLock<Graph>> = Arc::default();
+        let synced: Arc<RwLock<HashSet<Arc<str>>>> = Arc::default();
+        let is_synced = || synced.read().unwrap().contains(&key);
+        let mut watch = KindWatch::new(
+            key.clone(),
+            graph.clone(),
+            synced.clone(),
+            broadcast::channel(1).0,
+        );
+
+        // The first list syncs the kind.
+        assert_eq!(watch.on_event(Ok(Event::Init)), After::Continue);
+        assert_eq!(
+            watch.on_event(Ok(Event::InitApply(object("a", "old")))),
+            After::Continue
+        );
+        assert!(!is_synced());
+        assert_eq!(watch.on_event(Ok(Event::InitDone)), After::Synced);
+        assert!(is_synced());
+
+        // kube-apiserver goes away: the kind is not synced, the watcher is dropped.
+        assert_eq!(
+            watch.on_event(Err(status(503, "ServiceUnavailable"))),
+            After::Failed {
+                kind_missing: false
+            }
+        );
+        assert!(!is_synced());
+
+        // A fresh watcher relists: synced again, with what is there now.
+        watch.on_event(Ok(Event::Init));
+        watch.on_event(Ok(Event::InitApply(object("b", "new"))));
+        assert!(!is_synced(), "not synced before the relist is done");
+        assert_eq!(watch.on_event(Ok(Event::InitDone)), After::Synced);
+        assert!(is_synced());
+        let graph = graph.read().unwrap();
+        assert_eq!(graph.len(), 1);
+        assert_eq!(graph.get("b").unwrap().name, "new");
+    }
+
+    #[test]
+    fn a_404_says_the_kind_may_be_gone() {
+        let key: Arc<str> = Arc::from("example.com/v1/throwaways");
+        let mut watch =
+            KindWatch::new(key, Arc::default(), Arc::default(), broadcast::channel(1).0);
+        // What kube makes of kube-apiserver's plain-text "404 page not found"
+        // for the kind of a deleted CRD.
+        assert_eq!(
+            watch.on_event(Err(status(404, "Failed to parse error data"))),
+            After::Failed { kind_missing: true }
+        );
+        assert_eq!(
+            watch.on_event(Err(status(404, "NotFound"))),
+            After::Failed { kind_missing: true }
         );
     }
 

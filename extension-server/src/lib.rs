@@ -34,7 +34,7 @@ pub mod watch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, Uri, header};
@@ -85,6 +85,8 @@ pub struct AppState {
     pub index: Option<Arc<index::MetaIndex>>,
     /// The relationship rules in force.
     pub rules: Arc<rules::RuleStore>,
+    /// How long a primary request may take before it is answered 503.
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -101,9 +103,15 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             serving: Arc::new(AtomicBool::new(true)),
             rules: Arc::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
+
+/// How long a primary request may take by default. With etcd away,
+/// kube-apiserver holds a quorum read for up to a minute; the caller learns
+/// sooner that it should try again.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The path prefix of the group version this server serves.
 pub const PREFIX: &str = "/apis/primary-all/v1";
@@ -218,13 +226,32 @@ async fn api_resource_list() -> Json<serde_json::Value> {
     }))
 }
 
-/// `GET /apis/primary-all/v1/{…}`: a primary and its secondaries (or a
-/// watch of them), the owners of an object, or a namespace's top level.
+/// `GET /apis/primary-all/v1/{…}`, bounded by the request timeout: a
+/// request that takes longer (etcd unreachable, kube-apiserver stuck) is
+/// answered 503 instead of hanging. No `Retry-After` is sent: client-go
+/// retries a 5xx that carries one up to ten times, which would turn a
+/// ten-second answer into minutes of waiting for the person at kubectl.
+/// A watch is bounded until its first answer; the stream after it is not.
 async fn primary(
     State(state): State<AppState>,
     Extension(user): Extension<UserInfo>,
     uri: Uri,
-) -> Result<Response, AppError> {
+) -> Response {
+    let timeout = state.request_timeout;
+    match tokio::time::timeout(timeout, route(state, user, uri)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => err.into_response(),
+        Err(_elapsed) => AppError::Unavailable(format!(
+            "kube-apiserver did not answer within {}s; try again",
+            timeout.as_secs_f64()
+        ))
+        .into_response(),
+    }
+}
+
+/// A primary and its secondaries (or a watch of them), the owners of an
+/// object, or a namespace's top level.
+async fn route(state: AppState, user: UserInfo, uri: Uri) -> Result<Response, AppError> {
     let rest = uri
         .path()
         .strip_prefix(PREFIX)

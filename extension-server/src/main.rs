@@ -36,6 +36,10 @@ struct Args {
     /// Seconds in-flight requests get to finish after the listener closes.
     #[arg(long, default_value_t = 20)]
     drain_seconds: u64,
+    /// Seconds a primary request may take before it is answered 503 (with
+    /// etcd away, kube-apiserver holds a quorum read for up to a minute).
+    #[arg(long, default_value_t = extension_server::DEFAULT_REQUEST_TIMEOUT.as_secs())]
+    request_timeout_seconds: u64,
 }
 
 #[tokio::main]
@@ -60,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("failed to configure a client for kube-apiserver (KUBECONFIG or in-cluster)")?;
-    let state = AppState::new(client.clone(), args.strategy);
+    let mut state = AppState::new(client.clone(), args.strategy);
+    state.request_timeout = Duration::from_secs(args.request_timeout_seconds);
 
     // Background work: the request-header CA, and discovery.
     tokio::spawn(authn::watch_configmap(
@@ -74,10 +79,12 @@ async fn main() -> anyhow::Result<()> {
     let discovery = state.discovery.clone();
     let index = state.index.clone();
     tokio::spawn(async move {
-        // Discovery first (retried), then every 30 s; the watch cache, when
-        // there is one, follows each new catalog (a CRD added or removed).
+        // Discovery first (retried), then every 30 s, or sooner when a watch
+        // finds its kind gone; the watch cache, when there is one, follows
+        // each new catalog (a CRD added or removed).
         let mut backoff = Duration::from_millis(200);
         loop {
+            let refreshed = tokio::time::Instant::now();
             match discovery.refresh().await {
                 Ok(catalog) => {
                     if let Some(index) = &index {
@@ -90,7 +97,19 @@ async fn main() -> anyhow::Result<()> {
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
-            tokio::time::sleep(backoff).await;
+            let kind_missing = async {
+                match &index {
+                    Some(index) => index.kind_missing().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = kind_missing => {
+                    // Rate-limited like a refresh forced by a request.
+                    tokio::time::sleep_until(refreshed + discovery::MIN_FORCED_REFRESH).await;
+                }
+            }
         }
     });
 

@@ -176,6 +176,9 @@ pub async fn serve(
             }
         });
     }
+    // Close the socket, so that new connections are refused at once rather
+    // than queued in the kernel's backlog until the process exits.
+    drop(listener);
     tracing::info!("no longer accepting connections; draining");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),

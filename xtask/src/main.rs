@@ -79,6 +79,36 @@ enum ClusterAction {
     Status,
     /// Build the control-plane binaries into the per-user cache, if missing.
     Build,
+    /// Stop one component, leaving the rest running: a fault to inject.
+    Stop {
+        /// Which one.
+        #[arg(value_enum)]
+        component: control_plane::Component,
+        /// SIGKILL instead of SIGTERM: a crash, with no chance to drain.
+        #[arg(long)]
+        kill: bool,
+    },
+    /// Start one stopped component again (same ports) and wait until it is ready.
+    Start {
+        /// Which one.
+        #[arg(value_enum)]
+        component: control_plane::Component,
+        /// The extension server's --strategy (its default when left out).
+        #[arg(long)]
+        strategy: Option<String>,
+    },
+    /// Stop one component and start it again, then wait until it is ready.
+    Restart {
+        /// Which one.
+        #[arg(value_enum)]
+        component: control_plane::Component,
+        /// SIGKILL instead of SIGTERM.
+        #[arg(long)]
+        kill: bool,
+        /// The extension server's --strategy (its default when left out).
+        #[arg(long)]
+        strategy: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -90,6 +120,16 @@ fn main() -> Result<()> {
             ClusterAction::Down { kind: false } => control_plane::down(),
             ClusterAction::Status => control_plane::status(),
             ClusterAction::Build => control_plane::binaries::ensure_built().map(drop),
+            ClusterAction::Stop { component, kill } => control_plane::stop(component, kill),
+            ClusterAction::Start {
+                component,
+                strategy,
+            } => control_plane::start(component, strategy.as_deref()),
+            ClusterAction::Restart {
+                component,
+                kill,
+                strategy,
+            } => control_plane::restart(component, kill, strategy.as_deref()),
         },
         Commands::Test { cluster } => suites::run(cluster),
         Commands::Demo { no_serve } => demo::run(!no_serve),

@@ -51,6 +51,9 @@ pub fn run(cluster: Cluster) -> Result<()> {
             direct.push(("PRIMARY_ALL_EXTENSION_CA", ca.display().to_string()));
             let binary = control_plane::extension::binary_path();
             direct.push(("PRIMARY_ALL_EXTENSION_BINARY", binary.display().to_string()));
+            // The fault tests stop and start components with this very binary.
+            let xtask = std::env::current_exe().context("failed to locate the xtask binary")?;
+            direct.push(("PRIMARY_ALL_XTASK", xtask.display().to_string()));
             (paths::kubeconfig(), !was_up)
         }
         Cluster::Kind => {
@@ -76,12 +79,48 @@ pub fn run(cluster: Cluster) -> Result<()> {
     // With every feature, so the extension's etcd-status tests run too; the
     // fast suites above ran without, so both configurations are tested.
     let mut cluster_tests = cargo_test(&["--all-features"], &["--ignored"]);
-    cluster_tests.env("KUBECONFIG", &kubeconfig).envs(direct);
-    let result = progress::run(cluster_tests);
+    cluster_tests
+        .env("KUBECONFIG", &kubeconfig)
+        .envs(direct.clone());
+    let mut result = progress::run(cluster_tests);
+    if result.is_ok() && cluster == Cluster::Local {
+        result = attacks_against_the_seed_strategy(&kubeconfig, &direct);
+    }
 
     if stop_afterwards {
         control_plane::down()?;
     }
+    result
+}
+
+/// Runs the attack suite a second time against the seed's strategy,
+/// `list-all`, which reads differently (fresh discovery and one LIST per
+/// kind for every request) and must refuse the same callers; then restores
+/// the default, `indexed`, even when the attacks failed.
+fn attacks_against_the_seed_strategy(
+    kubeconfig: &std::path::Path,
+    direct: &[(&str, String)],
+) -> Result<()> {
+    let state = control_plane::State::load().context("the control plane left no state")?;
+    let pki = control_plane::pki::Pki::at(paths::control_plane_dir().join("pki"));
+    step(
+        "Testing",
+        "auth_attacks again, with the extension server restarted as --strategy=list-all",
+    );
+    control_plane::extension::restart("list-all")?;
+    control_plane::extension::wait_ready(&state, &pki)?;
+    // The same cargo arguments as the run above, so nothing is rebuilt.
+    let mut attacks = cargo_test(
+        &["--all-features", "--test", "auth_attacks"],
+        &["--ignored"],
+    );
+    attacks
+        .env("KUBECONFIG", kubeconfig)
+        .envs(direct.iter().map(|(k, v)| (*k, v.as_str())));
+    let result = progress::run(attacks);
+    step("Restoring", "the extension server's --strategy=indexed");
+    control_plane::extension::restart("indexed")?;
+    control_plane::extension::wait_ready(&state, &pki)?;
     result
 }
 

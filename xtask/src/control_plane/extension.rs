@@ -101,6 +101,48 @@ pub fn start(state: &State, pki: &Pki, binary: &Path, strategy: Option<&str>) ->
     Ok(())
 }
 
+/// Waits until the server answers: its own `/readyz` (request-header CA,
+/// discovery and watches loaded) and a request through kube-apiserver, and
+/// kube-apiserver reports the APIService Available. After a restart the
+/// Available condition may still be the old one, hence all three.
+///
+/// # Errors
+///
+/// When the server exits or is not ready within 60 seconds.
+pub fn wait_ready(state: &State, pki: &Pki) -> Result<()> {
+    let took = component("extension-server").wait_until(Duration::from_secs(60), || {
+        let mut readyz = kubectl();
+        readyz
+            .arg(format!(
+                "--server=https://127.0.0.1:{}",
+                state.extension_port
+            ))
+            .arg(format!(
+                "--certificate-authority={}",
+                pki.path("extension-ca.crt").display()
+            ))
+            .args(["get", "--raw", "/readyz", "--request-timeout=2s"]);
+        let mut through = kubectl();
+        through.args([
+            "get",
+            "--raw",
+            "/apis/primary-all/v1",
+            "--request-timeout=2s",
+        ]);
+        matches!(progress::output(readyz), Ok(body) if body.trim() == "ok")
+            && progress::output(through).is_ok()
+            && is_available()
+    })?;
+    step(
+        "Ready",
+        format!(
+            "extension-server ready and APIService v1.primary-all Available after {}",
+            progress::human(took)
+        ),
+    );
+    Ok(())
+}
+
 /// Stops the running server and starts it again with `strategy`.
 pub fn restart(strategy: &str) -> Result<()> {
     let state = State::load().context("the control plane is not up")?;

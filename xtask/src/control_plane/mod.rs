@@ -30,6 +30,32 @@ pub const STARTED: [&str; 4] = [
     "extension-server",
 ];
 
+/// A component that `cluster stop|start|restart` acts on, named as its log
+/// and pid files are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Component {
+    /// etcd (its data survives a stop).
+    Etcd,
+    /// kube-apiserver.
+    KubeApiserver,
+    /// kube-controller-manager.
+    KubeControllerManager,
+    /// primary-all's extension server.
+    ExtensionServer,
+}
+
+impl Component {
+    /// The name of its process, log and pid files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Etcd => "etcd",
+            Self::KubeApiserver => "kube-apiserver",
+            Self::KubeControllerManager => "kube-controller-manager",
+            Self::ExtensionServer => "extension-server",
+        }
+    }
+}
+
 /// What `up` chose and `status`/`down` need: written to `state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
@@ -282,6 +308,77 @@ fn start_controller_manager(pki: &Pki, kubeconfig: &std::path::Path) -> Result<(
         progress::output(get).is_ok()
     })?;
     Ok(())
+}
+
+/// Stops one component and leaves everything else as it is: a fault to
+/// inject. SIGTERM with a grace period, or SIGKILL when `kill` is set.
+///
+/// # Errors
+///
+/// When the control plane is not up, or the process does not stop.
+pub fn stop(which: Component, kill: bool) -> Result<()> {
+    State::load().context("the control plane is not up: cargo xtask cluster up")?;
+    let managed = component(which.name());
+    let Some(pid) = managed.pid() else {
+        step(
+            "Stopped",
+            format!("nothing: {} was not running", which.name()),
+        );
+        return Ok(());
+    };
+    if kill {
+        step(
+            "Killing",
+            format!("{} (pid {pid}) with SIGKILL", which.name()),
+        );
+        managed.kill()?;
+    } else {
+        step("Stopping", format!("{} (pid {pid})", which.name()));
+        managed.stop(Duration::from_secs(15))?;
+    }
+    step("Stopped", which.name());
+    Ok(())
+}
+
+/// Starts one stopped component again, on the ports and with the
+/// certificates of the last `up`, and waits until it is ready. The extension
+/// server runs with `strategy`, or the server's default.
+///
+/// # Errors
+///
+/// When the control plane is not up, or the component does not get ready.
+pub fn start(which: Component, strategy: Option<&str>) -> Result<()> {
+    let state = State::load().context("the control plane is not up: cargo xtask cluster up")?;
+    if let Some(pid) = component(which.name()).pid() {
+        step(
+            "Running",
+            format!("{} is already running (pid {pid})", which.name()),
+        );
+        return Ok(());
+    }
+    let dir = paths::control_plane_dir();
+    let pki = Pki::at(dir.join("pki"));
+    match which {
+        Component::Etcd => start_etcd(&state),
+        Component::KubeApiserver => start_apiserver(&state, &pki),
+        Component::KubeControllerManager => {
+            start_controller_manager(&pki, &dir.join("controller-manager.kubeconfig"))
+        }
+        Component::ExtensionServer => {
+            extension::start(&state, &pki, &extension::binary_path(), strategy)?;
+            extension::wait_ready(&state, &pki)
+        }
+    }
+}
+
+/// Stops one component and starts it again: [`stop`], then [`start`].
+///
+/// # Errors
+///
+/// As [`stop`] and [`start`].
+pub fn restart(which: Component, kill: bool, strategy: Option<&str>) -> Result<()> {
+    stop(which, kill)?;
+    start(which, strategy)
 }
 
 /// Stops every component and removes the cluster's state (not its logs).

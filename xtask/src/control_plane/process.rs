@@ -95,6 +95,24 @@ impl Managed {
         Ok(())
     }
 
+    /// Kills the process with SIGKILL, as a crash or the OOM killer would:
+    /// no chance to drain. Removes the pid file. Killing a process that is
+    /// not running is not an error.
+    pub fn kill(&self) -> Result<()> {
+        if let Some(pid) = self.pid() {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while is_alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if is_alive(pid) {
+                bail!("{} (pid {pid}) did not die on SIGKILL", self.name);
+            }
+        }
+        let _ = std::fs::remove_file(self.pid_file());
+        Ok(())
+    }
+
     /// The last `lines` lines of its log, for error messages.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(self.log()).unwrap_or_default();
@@ -185,6 +203,18 @@ mod tests {
         assert_eq!(sleeper.pid(), Some(pid));
         sleeper.stop(Duration::from_secs(5)).unwrap();
         assert_eq!(sleeper.pid(), None);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn kills_a_process_that_ignores_sigterm() {
+        let dir = std::env::temp_dir().join(format!("primary-all-kill-{}", std::process::id()));
+        let stubborn = Managed::new(&dir, "stubborn");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "trap '' TERM; exec sleep 30"]);
+        stubborn.start(cmd).unwrap();
+        stubborn.kill().unwrap();
+        assert_eq!(stubborn.pid(), None);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -1,0 +1,488 @@
+//! Faults: kube-apiserver restarted, etcd stopped, the extension server
+//! killed, a watched kind deleted. The server answers within a bound, says
+//! so when it cannot, and recovers on its own.
+//!
+//! Every test stops and starts components of the local control plane with
+//! `cargo xtask cluster stop|start|restart`, so they run one at a time, and
+//! each leaves the control plane as healthy as it found it.
+//!
+//! Run with
+//!
+//! ```not_rust
+//! cargo xtask test        # passes PRIMARY_ALL_XTASK and the server's address
+//! ```
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Resource};
+use kube_test_utils::fixtures::{Database, DatabaseSpec};
+use primary_all::wire::PrimaryWithSecondaries;
+use serde_json::json;
+
+/// The faults share one control plane, so they take turns.
+static ONE_FAULT_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test]
+#[ignore = "needs the local control plane: cargo xtask test"]
+async fn after_a_kube_apiserver_restart_readiness_fails_then_the_watches_resume()
+-> anyhow::Result<()> {
+    kube_test_utils::init_tracing();
+    let _turn = ONE_FAULT_AT_A_TIME.lock().await;
+    let _restore = StartAgainOnDrop("kube-apiserver");
+    let probe = probe()?;
+
+    // Given the extension server, ready (its watches synced)
+    until_ready(&probe, Duration::from_secs(60)).await?;
+
+    // When kube-apiserver is restarted: SIGTERM, then started on the same port
+    let restart = tokio::spawn(cluster(&["restart", "kube-apiserver"]));
+
+    // Then the server's /readyz fails, because its watches broke
+    let restarted = Instant::now();
+    let message = loop {
+        if let Err(message) = readyz(&probe).await {
+            break message;
+        }
+        anyhow::ensure!(
+            restarted.elapsed() < Duration::from_secs(30),
+            "/readyz never failed while kube-apiserver restarted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let unready = Instant::now();
+    assert!(message.contains("watch cache not synced"), "{message}");
+
+    // And it is ok again within a minute of kube-apiserver's return
+    restart.await??;
+    let back = until_ready(&probe, Duration::from_secs(60)).await?;
+    eprintln!(
+        "measured: /readyz failed {:.1}s after the restart began, stayed failed {:.1}s, \
+         and was ok {:.1}s after kube-apiserver was ready again",
+        (unready - restarted).as_secs_f64(),
+        unready.elapsed().as_secs_f64(),
+        back.as_secs_f64()
+    );
+
+    // When a Database and a ConfigMap it owns are created after the restart
+    let client = kube_test_utils::client().await?;
+    kube_test_utils::install_database_crd(&client).await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "apiserver-restart").await?;
+    let ns = namespace.name();
+    let database = Api::<Database>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &postgres("db-r"))
+        .await?;
+    let config_map = ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some("db-r-config".to_string()),
+            owner_references: Some(vec![database.controller_owner_ref(&()).unwrap()]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &config_map)
+        .await?;
+
+    // Then the answer through kube-apiserver holds it: the watches resumed.
+    // (The watch event trails the create by milliseconds, hence the poll.)
+    let path = format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-r");
+    let found = poll_secondaries(&client, &path, Duration::from_secs(10), |names| {
+        names == ["ConfigMap/db-r-config"]
+    })
+    .await?;
+    assert_eq!(found, ["ConfigMap/db-r-config"]);
+
+    namespace.delete().await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the local control plane: cargo xtask test"]
+async fn with_etcd_stopped_a_request_fails_within_the_timeout_then_recovers() -> anyhow::Result<()>
+{
+    kube_test_utils::init_tracing();
+    let _turn = ONE_FAULT_AT_A_TIME.lock().await;
+    let client = kube_test_utils::client().await?;
+    let once = no_retry_client().await?;
+    kube_test_utils::install_database_crd(&client).await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "etcd-stopped").await?;
+    let ns = namespace.name();
+
+    // Given a Database, answered while etcd runs
+    Api::<Database>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &postgres("db-e"))
+        .await?;
+    let path = format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-e");
+    get_raw(&once, &path).await?;
+
+    // When etcd is stopped
+    let _restore = StartAgainOnDrop("etcd");
+    cluster(&["stop", "etcd"]).await?;
+
+    // Then the same request fails within 15 s (the server's timeout is 10 s)
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(60), get_raw(&once, &path)).await;
+    let took = started.elapsed();
+    let Ok(Err(kube::Error::Api(status))) = answer else {
+        panic!("expected an error status within 60 s, got {answer:?} after {took:?}")
+    };
+    eprintln!(
+        "measured: with etcd stopped, answered {} in {:.1}s: {}",
+        status.code,
+        took.as_secs_f64(),
+        status.message
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    // The server's quorum read of the primary hangs on etcd until its
+    // request timeout, which answers 503 ServiceUnavailable; kube-apiserver
+    // passes that on unchanged (its own timeout, 60 s, is longer).
+    assert_eq!(status.code, 503, "{}", status.message);
+    assert!(
+        status.message.contains("did not answer within 10s"),
+        "{}",
+        status.message
+    );
+
+    // When etcd is started again
+    cluster(&["start", "etcd"]).await?;
+
+    // Then the same request answers 200 again, once kube-apiserver has reconnected
+    let started = Instant::now();
+    let answer = loop {
+        match get_raw(&once, &path).await {
+            Ok(answer) => break answer,
+            Err(err) if started.elapsed() < Duration::from_secs(60) => {
+                tracing::debug!(error = %err, "not answered yet");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(err) => anyhow::bail!("no answer within 60 s of etcd's return: {err}"),
+        }
+    };
+    eprintln!(
+        "measured: answered 200 again {:.1}s after etcd was up",
+        started.elapsed().as_secs_f64()
+    );
+    let typed: PrimaryWithSecondaries = serde_json::from_value(answer)?;
+    assert_eq!(typed.prim_res.metadata.name.as_deref(), Some("db-e"));
+
+    namespace.delete().await?;
+    until_ready(&probe()?, Duration::from_secs(60)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the local control plane: cargo xtask test"]
+async fn with_the_extension_server_killed_kube_apiserver_answers_503_until_it_is_back()
+-> anyhow::Result<()> {
+    kube_test_utils::init_tracing();
+    let _turn = ONE_FAULT_AT_A_TIME.lock().await;
+    let client = kube_test_utils::client().await?;
+    let once = no_retry_client().await?;
+    kube_test_utils::install_database_crd(&client).await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "server-killed").await?;
+    let ns = namespace.name();
+
+    // Given a Database, answered
+    Api::<Database>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &postgres("db-k"))
+        .await?;
+    let path = format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-k");
+    get_raw(&once, &path).await?;
+
+    // When the extension server is killed with SIGKILL: no drain, no goodbye
+    let _restore = StartAgainOnDrop("extension-server");
+    cluster(&["stop", "extension-server", "--kill"]).await?;
+
+    // Then kube-apiserver answers 503 for it at once
+    let started = Instant::now();
+    let answer = get_raw(&once, &path).await;
+    let took = started.elapsed();
+    let Err(kube::Error::Api(status)) = answer else {
+        panic!("expected a 503, got {answer:?}")
+    };
+    eprintln!(
+        "measured: with the server killed, kube-apiserver answered {} in {:.2}s: {}",
+        status.code,
+        took.as_secs_f64(),
+        status.message
+    );
+    assert_eq!(status.code, 503, "{}", status.message);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    // When it is started again (same port, certificates and strategy)
+    cluster(&["start", "extension-server"]).await?;
+
+    // Then the APIService is Available
+    let apiservice = Api::<APIService>::all(client.clone())
+        .get("v1.primary-all")
+        .await?;
+    let available = apiservice
+        .status
+        .and_then(|s| s.conditions)
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "Available");
+    assert_eq!(available.map(|c| c.status).as_deref(), Some("True"));
+
+    // And the request answers 200 again
+    let typed: PrimaryWithSecondaries = serde_json::from_value(get_raw(&once, &path).await?)?;
+    assert_eq!(typed.prim_res.metadata.name.as_deref(), Some("db-k"));
+
+    namespace.delete().await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the local control plane: cargo xtask test"]
+async fn a_watched_kind_that_is_deleted_leaves_the_answer_and_readiness() -> anyhow::Result<()> {
+    kube_test_utils::init_tracing();
+    let _turn = ONE_FAULT_AT_A_TIME.lock().await;
+    let client = kube_test_utils::client().await?;
+    let probe = probe()?;
+    kube_test_utils::install_database_crd(&client).await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "kind-deleted").await?;
+    let ns = namespace.name();
+
+    // Given a throwaway kind, Throwaway, with its CRD Established
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": { "name": "throwaways.faults.example.com" },
+        "spec": {
+            "group": "faults.example.com",
+            "names": { "kind": "Throwaway", "plural": "throwaways", "singular": "throwaway" },
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": {
+                    "type": "object", "x-kubernetes-preserve-unknown-fields": true
+                } }
+            }]
+        }
+    }))?;
+    crds.create(&PostParams::default(), &crd).await?;
+    let established = await_condition(
+        crds.clone(),
+        "throwaways.faults.example.com",
+        conditions::is_crd_established(),
+    );
+    tokio::time::timeout(Duration::from_secs(30), established).await??;
+
+    // And a Database that owns a Throwaway
+    let database = Api::<Database>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &postgres("db-t"))
+        .await?;
+    let throwaway_resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("faults.example.com", "v1", "Throwaway"),
+        "throwaways",
+    );
+    let throwaway: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "faults.example.com/v1", "kind": "Throwaway",
+        "metadata": { "name": "t-1", "ownerReferences": [database.controller_owner_ref(&())] }
+    }))?;
+    Api::<DynamicObject>::namespaced_with(client.clone(), ns, &throwaway_resource)
+        .create(&PostParams::default(), &throwaway)
+        .await?;
+
+    // And the server watches the new kind: asking for a kind it does not know
+    // makes it rediscover at once instead of at its next periodic refresh
+    let _ = get_raw(
+        &client,
+        &format!("/apis/primary-all/v1/faults.example.com/v1/Throwaway/{ns}/t-1"),
+    )
+    .await;
+    let path = format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-t");
+    let found = poll_secondaries(&client, &path, Duration::from_secs(30), |names| {
+        names == ["Throwaway/t-1"]
+    })
+    .await?;
+    assert_eq!(found, ["Throwaway/t-1"]);
+
+    // When the CRD is deleted (which deletes the Throwaway first) and is gone
+    crds.delete("throwaways.faults.example.com", &DeleteParams::default())
+        .await?;
+    let started = Instant::now();
+    while crds
+        .get_opt("throwaways.faults.example.com")
+        .await?
+        .is_some()
+    {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the CRD was not gone within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let gone = Instant::now();
+
+    // Then the answer is 200 and no longer holds it
+    let found = poll_secondaries(&client, &path, Duration::from_secs(10), |names| {
+        names.is_empty()
+    })
+    .await?;
+    assert!(found.is_empty(), "{found:?}");
+
+    // And /readyz is ok from 3 s after the CRD is gone for the next 5 s. The
+    // kind's watch fails with 404 within a moment of that; were it to wait
+    // for the periodic rediscovery (every 30 s), /readyz would fail in that
+    // window. The watch asks for a rediscovery instead, and the gone kind no
+    // longer counts.
+    tokio::time::sleep_until((gone + Duration::from_secs(3)).into()).await;
+    while gone.elapsed() < Duration::from_secs(8) {
+        let answer = readyz(&probe).await;
+        assert!(
+            answer.is_ok(),
+            "{answer:?} {:.1}s after the CRD was gone",
+            gone.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    namespace.delete().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Setup: the xtask binary, clients, and bounded polling.
+// ---------------------------------------------------------------------------
+
+/// A Database with nothing special about it.
+fn postgres(name: &str) -> Database {
+    Database::new(
+        name,
+        DatabaseSpec {
+            engine: "postgres".to_string(),
+            replicas: None,
+        },
+    )
+}
+
+/// Runs `cargo xtask cluster <args>` with the binary `cargo xtask test` names.
+async fn cluster(args: &'static [&'static str]) -> anyhow::Result<()> {
+    let xtask = xtask()?;
+    let status = tokio::process::Command::new(&xtask)
+        .arg("cluster")
+        .args(args)
+        .status()
+        .await?;
+    anyhow::ensure!(
+        status.success(),
+        "cargo xtask cluster {} failed ({status})",
+        args.join(" ")
+    );
+    Ok(())
+}
+
+fn xtask() -> anyhow::Result<PathBuf> {
+    std::env::var_os("PRIMARY_ALL_XTASK")
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "PRIMARY_ALL_XTASK is not set: these tests stop and start components of the \
+                 local control plane with `cargo xtask cluster`, which `cargo xtask test` arranges"
+            )
+        })
+}
+
+/// Starts a component again (a no-op when it runs) when a test ends, even
+/// by a panic, so that the next test binary finds the control plane whole.
+struct StartAgainOnDrop(&'static str);
+
+impl Drop for StartAgainOnDrop {
+    fn drop(&mut self) {
+        if let Ok(xtask) = xtask() {
+            let _ = std::process::Command::new(xtask)
+                .args(["cluster", "start", self.0])
+                .status();
+        }
+    }
+}
+
+/// A client for kube-apiserver that does not retry 503s, so that every
+/// answer is the first one.
+async fn no_retry_client() -> anyhow::Result<kube::Client> {
+    let mut config = kube::Config::infer().await?;
+    config.default_retry = false;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// A client for the extension server's own port, as a kubelet probe calls it.
+fn probe() -> anyhow::Result<kube::Client> {
+    let url = std::env::var("PRIMARY_ALL_EXTENSION_SERVER")?;
+    let mut config = kube::Config::new(url.parse()?);
+    config.root_cert_file = Some(PathBuf::from(std::env::var("PRIMARY_ALL_EXTENSION_CA")?));
+    config.default_retry = false;
+    config.read_timeout = Some(Duration::from_secs(2));
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// `/readyz`: `Ok` with its body, or `Err` with why not.
+async fn readyz(probe: &kube::Client) -> Result<String, String> {
+    let request = http::Request::get("/readyz")
+        .body(Vec::new())
+        .expect("a valid request");
+    match probe.request_text(request).await {
+        Ok(body) if body.trim() == "ok" => Ok(body),
+        Ok(body) => Err(body),
+        Err(kube::Error::Api(status)) => Err(status.message),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// Polls `/readyz` every 200 ms until it is ok; fails after `bound`.
+async fn until_ready(probe: &kube::Client, bound: Duration) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    loop {
+        match readyz(probe).await {
+            Ok(_) => return Ok(started.elapsed()),
+            Err(why) if started.elapsed() > bound => {
+                anyhow::bail!("/readyz not ok within {bound:?}: {why}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// GETs `path` and decodes the answer.
+async fn get_raw(client: &kube::Client, path: &str) -> Result<serde_json::Value, kube::Error> {
+    let request = http::Request::get(path)
+        .body(Vec::new())
+        .expect("a valid request");
+    client.request::<serde_json::Value>(request).await
+}
+
+/// GETs the primary at `path` every 200 ms until its secondaries, as sorted
+/// `Kind/name`s, satisfy `wanted`; returns the last ones seen after `bound`.
+async fn poll_secondaries(
+    client: &kube::Client,
+    path: &str,
+    bound: Duration,
+    wanted: impl Fn(&[String]) -> bool,
+) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    loop {
+        let answer: PrimaryWithSecondaries = serde_json::from_value(get_raw(client, path).await?)?;
+        let mut names: Vec<String> = answer
+            .sec_res
+            .items
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("?"),
+                    o.metadata.name.as_deref().unwrap_or("?")
+                )
+            })
+            .collect();
+        names.sort();
+        if wanted(&names) || started.elapsed() > bound {
+            return Ok(names);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
