@@ -973,9 +973,12 @@ async fn a_watch_sends_the_answer_then_a_new_one_when_a_secondary_changes() -> a
         .create(&PostParams::default(), &config_map)
         .await?;
 
-    // When it is watched (for at most 20 seconds)
+    // When it is watched (for at most 20 seconds), by the path that names
+    // its kind and selects it by name: kube-apiserver authorizes that as a
+    // `watch` and lets it run past its one-minute limit for a `get`
     let path = format!(
-        "/apis/primary-all/v1/namespaces/{ns}/databases.example.com/db-1?watch=true&timeoutSeconds=20"
+        "/apis/primary-all/v1/namespaces/{ns}/databases.example.com\
+         ?watch=true&fieldSelector=metadata.name%3Ddb-1&timeoutSeconds=20"
     );
     let request = http::Request::get(path).body(Vec::new())?;
     let mut lines = client.request_stream(request).await?.lines();

@@ -257,8 +257,8 @@ async fn route(state: AppState, user: UserInfo, uri: Uri) -> Result<Response, Ap
         .strip_prefix(PREFIX)
         .unwrap_or_default()
         .trim_start_matches('/');
-    let route = request::parse_route(rest)?;
     let params = request::parse_params(uri.query())?;
+    let route = request::parse_route(rest, params.name_selected.as_deref())?;
     if params.watch && !matches!(route, request::Route::Primary(_)) {
         return Err(AppError::BadRequest(
             "watch=true is served on the primary routes only".to_string(),

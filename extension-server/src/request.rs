@@ -83,6 +83,9 @@ pub struct Params {
     pub watch: bool,
     /// How long a watch lasts at most, in seconds (`timeoutSeconds`).
     pub timeout_seconds: Option<u32>,
+    /// The name `fieldSelector=metadata.name=…` selects, for a path that
+    /// names a kind but no object.
+    pub name_selected: Option<String>,
 }
 
 impl Default for Params {
@@ -94,6 +97,7 @@ impl Default for Params {
             consistency: Consistency::Latest,
             watch: false,
             timeout_seconds: None,
+            name_selected: None,
         }
     }
 }
@@ -137,7 +141,12 @@ pub const TOP_LEVEL: &str = "toplevel";
 ///
 /// `400 BadRequest` for a path of no known shape, or with a segment that is
 /// not a valid group, version, kind, namespace or name.
-pub fn parse_route(rest: &str) -> Result<Route, AppError> {
+///
+/// `name_selected` is the name a `fieldSelector=metadata.name=…` selects: it
+/// completes a path that names a kind but no object, the shape kube-apiserver
+/// treats as a long-running `watch` (a path naming an object is a `get`,
+/// which it cuts after a minute), so `?watch=true` streams use it.
+pub fn parse_route(rest: &str, name_selected: Option<&str>) -> Result<Route, AppError> {
     let decoded = decode_segments(rest)?;
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     match segments.as_slice() {
@@ -149,6 +158,20 @@ pub fn parse_route(rest: &str) -> Result<Route, AppError> {
                 namespace: namespace.to_string(),
             })
         }
+        // namespaces/{namespace}/{resource}.{group}, or {resource}.{group}
+        // cluster-scoped: a kind, whose object the field selector names.
+        ["namespaces", _, _] | [_] => match name_selected {
+            Some(name) => {
+                let mut named = segments.clone();
+                named.push(name);
+                primary_of(&named, rest).map(Route::Primary)
+            }
+            None => Err(AppError::BadRequest(format!(
+                "the path /apis/primary-all/v1/{} names a kind but no object: add its name \
+                 to the path, or select it with fieldSelector=metadata.name={{name}}",
+                cut(rest)
+            ))),
+        },
         [first, _, _, _, OWNERS] if *first != "namespaces" => {
             match (
                 primary_of(&segments, rest),
@@ -444,6 +467,16 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
                 }
                 params.version = Some(value);
             }
+            "fieldSelector" => match value.strip_prefix("metadata.name=") {
+                Some(name) if !name.contains(',') => params.name_selected = Some(name.to_string()),
+                _ => {
+                    return Err(bad(
+                        "fieldSelector",
+                        &value,
+                        "metadata.name={name}, the one field selector served",
+                    ));
+                }
+            },
             "watch" => {
                 params.watch = match value.as_str() {
                     "true" | "1" => true,
@@ -471,7 +504,7 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
             _ => {
                 return Err(AppError::BadRequest(format!(
                     "unknown query parameter {}: expected depth, view, version, consistency, \
-                     watch or timeoutSeconds",
+                     watch, timeoutSeconds or fieldSelector",
                     quoted(&key)
                 )));
             }
@@ -638,6 +671,7 @@ mod tests {
                 consistency: Consistency::Latest,
                 watch: false,
                 timeout_seconds: None,
+                name_selected: None,
             }
         );
         assert_eq!(parse_params(Some("")).unwrap(), Params::default());
@@ -654,6 +688,7 @@ mod tests {
                 consistency: Consistency::Cached,
                 watch: false,
                 timeout_seconds: None,
+                name_selected: None,
             }
         );
     }
@@ -790,17 +825,17 @@ mod tests {
     fn owners_follow_either_shape() {
         let pod = parse_path("namespaces/team-a/pods/web-0").unwrap();
         assert_eq!(
-            parse_route("namespaces/team-a/pods/web-0/owners").unwrap(),
+            parse_route("namespaces/team-a/pods/web-0/owners", None).unwrap(),
             Route::Owners(pod)
         );
         let thesis = parse_path("core/v1/Pod/team-a/web-0").unwrap();
         assert_eq!(
-            parse_route("core/v1/Pod/team-a/web-0/owners").unwrap(),
+            parse_route("core/v1/Pod/team-a/web-0/owners", None).unwrap(),
             Route::Owners(thesis)
         );
         let volume = parse_path("persistentvolumes/pv-1").unwrap();
         assert_eq!(
-            parse_route("persistentvolumes/pv-1/owners").unwrap(),
+            parse_route("persistentvolumes/pv-1/owners", None).unwrap(),
             Route::Owners(volume)
         );
     }
@@ -808,7 +843,7 @@ mod tests {
     #[test]
     fn a_thesis_path_ending_in_owners_reads_two_ways_until_the_scope_is_known() {
         assert_eq!(
-            parse_route("core/v1/PersistentVolume/pv-1/owners").unwrap(),
+            parse_route("core/v1/PersistentVolume/pv-1/owners", None).unwrap(),
             Route::PrimaryOrOwners {
                 primary: parse_path("core/v1/PersistentVolume/pv-1/owners").unwrap(),
                 owners_of: parse_path("core/v1/PersistentVolume/pv-1").unwrap(),
@@ -819,25 +854,51 @@ mod tests {
     #[test]
     fn an_object_named_owners_is_still_a_primary() {
         assert_eq!(
-            parse_route("namespaces/team-a/configmaps/owners").unwrap(),
+            parse_route("namespaces/team-a/configmaps/owners", None).unwrap(),
             Route::Primary(parse_path("namespaces/team-a/configmaps/owners").unwrap())
         );
         assert_eq!(
-            parse_route("namespaces/owners").unwrap(),
+            parse_route("namespaces/owners", None).unwrap(),
             Route::Primary(parse_path("namespaces/owners").unwrap())
         );
-        assert!(parse_route("owners").is_err());
+        assert!(parse_route("owners", None).is_err());
     }
 
     #[test]
     fn the_top_level_route_names_a_namespace() {
         assert_eq!(
-            parse_route("namespaces/team-a/toplevel").unwrap(),
+            parse_route("namespaces/team-a/toplevel", None).unwrap(),
             Route::TopLevel {
                 namespace: "team-a".to_string()
             }
         );
-        assert!(parse_route("namespaces/Team_A/toplevel").is_err());
+        assert!(parse_route("namespaces/Team_A/toplevel", None).is_err());
+    }
+
+    #[test]
+    fn a_path_naming_a_kind_takes_the_name_from_the_field_selector() {
+        let params = parse_params(Some("watch=true&fieldSelector=metadata.name%3Ddb-1")).unwrap();
+        assert_eq!(params.name_selected.as_deref(), Some("db-1"));
+        assert_eq!(
+            parse_route("namespaces/team-a/databases.example.com", Some("db-1")).unwrap(),
+            Route::Primary(parse_path("namespaces/team-a/databases.example.com/db-1").unwrap())
+        );
+        assert_eq!(
+            parse_route("namespaces.core", Some("team-a")).unwrap(),
+            Route::Primary(parse_path("namespaces.core/team-a").unwrap())
+        );
+        let err = parse_route("namespaces/team-a/databases.example.com", None).unwrap_err();
+        assert!(
+            err.to_string().contains("fieldSelector=metadata.name="),
+            "{err}"
+        );
+        assert!(parse_params(Some("fieldSelector=spec.nodeName%3Dn1")).is_err());
+        assert!(
+            parse_params(Some(
+                "fieldSelector=metadata.name%3Da,metadata.namespace%3Db"
+            ))
+            .is_err()
+        );
     }
 
     #[test]
