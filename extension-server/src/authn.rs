@@ -161,7 +161,15 @@ impl RequestHeaderConfig {
         })
     }
 
-    fn user_from_headers(&self, headers: &HeaderMap) -> Result<UserInfo, AppError> {
+    /// Reads the user from the `X-Remote-*` headers (the configured names),
+    /// as kube-apiserver's front proxy sets them. Call it only after the
+    /// front proxy's certificate was verified: [`Self::authenticate`] does
+    /// both. Public so that the fuzz target `request_headers` can reach it.
+    ///
+    /// # Errors
+    ///
+    /// `401 Unauthorized` when no user name header is present.
+    pub fn user_from_headers(&self, headers: &HeaderMap) -> Result<UserInfo, AppError> {
         let first = |names: &[String]| -> Option<String> {
             names.iter().find_map(|n| {
                 headers
