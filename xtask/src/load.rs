@@ -442,8 +442,9 @@ fn markdown(
 ) -> String {
     let mut out = format!(
         "Measured {date} on the project's machine ({machine}): {} requests per level, at most {} s per level, \
-         for the primary with {} secondaries (K = {}, M = {}). The load generator, etcd, kube-apiserver \
-         and the extension server share the machine's cores.\n\n",
+         for the primary with {} secondaries (K = {}, M = {}). The extension server is the debug build \
+         that `cargo xtask cluster up` runs, with its default strategy; the load generator, etcd and \
+         kube-apiserver share the machine's cores with it.\n\n",
         plan.requests,
         plan.deadline.as_secs(),
         SEED.secondaries,
