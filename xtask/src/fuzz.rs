@@ -242,10 +242,17 @@ fn run_target(
     }
     if outcome.artifact.is_some() {
         eprintln!("--- the crash, as libFuzzer reported it ---");
-        for line in output
+        // A panic's message, else the sanitizer's report, without the
+        // stack of libFuzzer's own frames.
+        let start = output
             .iter()
-            .skip_while(|l| !l.contains("ERROR") && !l.contains("panicked"))
-            .take(60)
+            .position(|l| l.contains("panicked"))
+            .or_else(|| output.iter().position(|l| l.contains("ERROR")))
+            .unwrap_or(0);
+        for line in output[start..]
+            .iter()
+            .take_while(|l| !l.contains("ERROR: libFuzzer"))
+            .take(30)
         {
             eprintln!("{line}");
         }
