@@ -204,13 +204,13 @@ impl RequestHeaderConfig {
         for (header, value) in headers {
             for prefix in &self.extra_headers_prefixes {
                 let lower_prefix = prefix.to_ascii_lowercase();
-                if let Some(key) = header.as_str().strip_prefix(&lower_prefix) {
-                    if let Some(value) = text(value) {
-                        extra
-                            .entry(unescape(&key.to_ascii_lowercase()))
-                            .or_default()
-                            .push(value.to_string());
-                    }
+                if let Some(key) = header.as_str().strip_prefix(&lower_prefix)
+                    && let Some(value) = text(value)
+                {
+                    extra
+                        .entry(unescape(&key.to_ascii_lowercase()))
+                        .or_default()
+                        .push(value.to_string());
                 }
             }
         }
