@@ -161,12 +161,26 @@ impl RequestHeaderConfig {
         })
     }
 
-    fn user_from_headers(&self, headers: &HeaderMap) -> Result<UserInfo, AppError> {
+    /// Reads the user from the `X-Remote-*` headers (the configured names),
+    /// as kube-apiserver's front proxy sets them. Call it only after the
+    /// front proxy's certificate was verified: [`Self::authenticate`] does
+    /// both. Public so that the fuzz target `request_headers` can reach it.
+    ///
+    /// # Errors
+    ///
+    /// `401 Unauthorized` when no user name header is present.
+    pub fn user_from_headers(&self, headers: &HeaderMap) -> Result<UserInfo, AppError> {
+        // Values are UTF-8, not only visible ASCII: kube-apiserver forwards
+        // user and group names as they are. Empty values count as absent.
+        fn text(v: &axum::http::HeaderValue) -> Option<&str> {
+            std::str::from_utf8(v.as_bytes()).ok()
+        }
         let first = |names: &[String]| -> Option<String> {
             names.iter().find_map(|n| {
                 headers
                     .get(n.as_str())
-                    .and_then(|v| v.to_str().ok())
+                    .and_then(text)
+                    .filter(|v| !v.is_empty())
                     .map(str::to_string)
             })
         };
@@ -179,7 +193,8 @@ impl RequestHeaderConfig {
             .group_headers
             .iter()
             .flat_map(|n| headers.get_all(n.as_str()).iter())
-            .filter_map(|v| v.to_str().ok())
+            .filter_map(text)
+            .filter(|g| !g.is_empty())
             .map(str::to_string)
             .collect();
         if !groups.iter().any(|g| g == "system:authenticated") {
@@ -189,13 +204,13 @@ impl RequestHeaderConfig {
         for (header, value) in headers {
             for prefix in &self.extra_headers_prefixes {
                 let lower_prefix = prefix.to_ascii_lowercase();
-                if let Some(key) = header.as_str().strip_prefix(&lower_prefix) {
-                    if let Ok(value) = value.to_str() {
-                        extra
-                            .entry(unescape(key).to_ascii_lowercase())
-                            .or_default()
-                            .push(value.to_string());
-                    }
+                if let Some(key) = header.as_str().strip_prefix(&lower_prefix)
+                    && let Some(value) = text(value)
+                {
+                    extra
+                        .entry(unescape(&key.to_ascii_lowercase()))
+                        .or_default()
+                        .push(value.to_string());
                 }
             }
         }
@@ -208,22 +223,28 @@ impl RequestHeaderConfig {
     }
 }
 
-/// Percent-unescapes an extra key, as client-go escapes it.
+/// Percent-unescapes an extra key, as client-go escapes it, and keeps it
+/// whole when an escape is malformed, as kube-apiserver does
+/// (`unescapeExtraKey` in k8s.io/apiserver).
 fn unescape(key: &str) -> String {
     let bytes = key.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            if let Some(b) = bytes
+            // Two hex digits, and nothing else: `from_str_radix` alone
+            // would also take "+1".
+            let Some(b) = bytes
                 .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+            else {
+                return key.to_string();
+            };
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

@@ -26,9 +26,9 @@ use crate::paths;
 use crate::progress::{human, step};
 
 /// The namespace the benchmark seeds.
-const NAMESPACE: &str = "bench";
+pub(crate) const NAMESPACE: &str = "bench";
 /// The API group of the benchmark's CRDs.
-const GROUP: &str = "bench.primary-all.io";
+pub(crate) const GROUP: &str = "bench.primary-all.io";
 /// Objects are spread over at most this many kinds; the others stay empty,
 /// as in a cluster with many CRDs installed and few in use.
 const POPULATED_KINDS: usize = 10;
@@ -37,10 +37,13 @@ const SECONDARY_KINDS: usize = 5;
 
 /// One point of the benchmark matrix.
 #[derive(Debug, Clone, Copy)]
-struct Config {
-    kinds: usize,
-    objects: usize,
-    secondaries: usize,
+pub(crate) struct Config {
+    /// K: the benchmark's CRDs.
+    pub(crate) kinds: usize,
+    /// M: the objects spread over (at most 10 of) them.
+    pub(crate) objects: usize,
+    /// S: the secondaries the one primary owns.
+    pub(crate) secondaries: usize,
 }
 
 /// One measured row.
@@ -142,20 +145,29 @@ async fn run_async(quick: bool) -> Result<()> {
     report(&rows, quick)
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// The admin client of the local control plane.
-async fn admin_client() -> Result<kube::Client> {
+pub(crate) async fn admin_client() -> Result<kube::Client> {
+    Ok(kube::Client::try_from(admin_config().await?)?)
+}
+
+/// The admin's client configuration for the local control plane.
+pub(crate) async fn admin_config() -> Result<kube::Config> {
     let kubeconfig = kube::config::Kubeconfig::read_from(paths::kubeconfig())?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)
 }
 
 /// A client for the extension server itself (health and metrics need no
 /// client certificate).
 async fn direct_client() -> Result<kube::Client> {
+    Ok(kube::Client::try_from(direct_config()?)?)
+}
+
+/// The configuration of [`direct_client`]: the extension server's URL and CA.
+pub(crate) fn direct_config() -> Result<kube::Config> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let state = control_plane::State::load().context("the control plane is not up")?;
@@ -168,7 +180,7 @@ async fn direct_client() -> Result<kube::Client> {
     let mut config =
         kube::Config::new(format!("https://127.0.0.1:{}", state.extension_port).parse()?);
     config.root_cert = Some(roots);
-    Ok(kube::Client::try_from(config)?)
+    Ok(config)
 }
 
 fn bench_resource(i: usize) -> ApiResource {
@@ -179,7 +191,7 @@ fn bench_resource(i: usize) -> ApiResource {
 }
 
 /// Removes the bench namespace and CRDs, and waits until they are gone.
-async fn reset(client: &kube::Client) -> Result<()> {
+pub(crate) async fn reset(client: &kube::Client) -> Result<()> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let _ = namespaces.delete(NAMESPACE, &DeleteParams::default()).await;
@@ -198,7 +210,7 @@ async fn reset(client: &kube::Client) -> Result<()> {
 }
 
 /// Grows the cluster to `config`: CRDs, objects, and the primary's secondaries.
-async fn seed(client: &kube::Client, config: Config) -> Result<()> {
+pub(crate) async fn seed(client: &kube::Client, config: Config) -> Result<()> {
     let started = Instant::now();
     let namespaces: Api<Namespace> = Api::all(client.clone());
     if namespaces.get_opt(NAMESPACE).await?.is_none() {
@@ -385,7 +397,7 @@ async fn scrape(direct: &kube::Client) -> Result<(f64, f64, f64)> {
 }
 
 /// Waits until the server says it is ready (its watches synced).
-async fn wait_ready(direct: &kube::Client) -> Result<()> {
+pub(crate) async fn wait_ready(direct: &kube::Client) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let ready = direct
@@ -402,7 +414,8 @@ async fn wait_ready(direct: &kube::Client) -> Result<()> {
     }
 }
 
-fn server_rss_mib() -> f64 {
+/// The extension server's resident memory (VmRSS), 0 when it is not running.
+pub(crate) fn server_rss_mib() -> f64 {
     let Some(pid) = control_plane::component("extension-server").pid() else {
         return 0.0;
     };
@@ -549,29 +562,7 @@ async fn tree_client(client: &kube::Client) -> Result<(usize, usize)> {
 fn report(rows: &[Row], quick: bool) -> Result<()> {
     let dir = paths::workspace_root().join("target").join("bench");
     std::fs::create_dir_all(&dir)?;
-    let date = std::process::Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let machine = format!(
-        // No comma: the machine is one field of the CSV.
-        "{} cores / {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| m.lines().next().map(|l| l
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("0")
-                .parse::<f64>()
-                .unwrap_or(0.0)))
-            .map_or("unknown memory".to_string(), |kb| format!(
-                "{:.0} GiB",
-                kb / 1024.0 / 1024.0
-            ))
-    );
+    let (date, machine) = provenance();
     let mut csv = String::from(
         "date,machine,kinds,objects,secondaries,strategy,requests,p50_ms,p99_ms,api_calls_per_request,server_rss_mib,indexed_objects\n",
     );
@@ -630,6 +621,35 @@ fn report(rows: &[Row], quick: bool) -> Result<()> {
         step("Wrote", "the plots and the table into book/src/figures/");
     }
     Ok(())
+}
+
+/// When and where a run was measured: the UTC date, and the machine as
+/// "N cores / M GiB" (no comma, as it is one field of a CSV).
+pub(crate) fn provenance() -> (String, String) {
+    let date = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let machine = format!(
+        // No comma: the machine is one field of the CSV.
+        "{} cores / {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| m.lines().next().map(|l| l
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("0")
+                .parse::<f64>()
+                .unwrap_or(0.0)))
+            .map_or("unknown memory".to_string(), |kb| format!(
+                "{:.0} GiB",
+                kb / 1024.0 / 1024.0
+            ))
+    );
+    (date, machine)
 }
 
 /// The two figures of the cost curve, from the rows at M = 1,000, S = 5.

@@ -8,7 +8,9 @@ mod bench;
 mod book;
 mod control_plane;
 mod demo;
+mod fuzz;
 mod kind;
+mod load;
 mod paths;
 mod progress;
 mod suites;
@@ -52,6 +54,23 @@ enum Commands {
         /// Only redraw the book's plots from its CSV of the last full run.
         #[arg(long, conflicts_with = "quick")]
         replot: bool,
+    },
+    /// Load the primary route by two paths at rising concurrency, bounded in
+    /// count and time: throughput, p50/p99, errors, the server's RSS.
+    Load {
+        /// The small version CI runs: N = 2, 4, 8 and 200 requests per level.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Run the extension server's fuzz targets, each for a bounded time
+    /// (needs a nightly toolchain; installs a pinned cargo-fuzz).
+    Fuzz {
+        /// How long each target runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (default: every target).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Build the book into target/book, or serve it.
     Book {
@@ -138,6 +157,8 @@ fn main() -> Result<()> {
             quick,
             replot: false,
         } => bench::run(quick),
+        Commands::Load { quick } => load::run(quick),
+        Commands::Fuzz { seconds, target } => fuzz::run(seconds, target.as_deref()),
         Commands::Book { serve: true } => book::serve(),
         Commands::Book { serve: false } => book::build(),
     }
