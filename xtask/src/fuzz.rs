@@ -185,7 +185,12 @@ fn run_target(
     let mut cmd = fuzz_command(cargo_fuzz, nightly_bin, fuzz_dir);
     // The first corpus directory is where libFuzzer writes what it learns:
     // the scratch one, so the repository's seeds stay as committed.
+    // The nightly build of the targets takes minutes from cold; it lives in
+    // the per-user cache like the other slow builds, so that a fresh clone
+    // (CI's) rebuilds only what changed.
     cmd.args(["run", target])
+        .arg("--target-dir")
+        .arg(paths::user_cache_dir().join("fuzz-target"))
         .arg(&learned)
         .arg(&seeds)
         .arg("--")
