@@ -1,48 +1,32 @@
 //! Putting an answer together: resolve, authorize, read, scan, filter.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use axum::http::Uri;
 use kube::api::{Api, DynamicObject, TypeMeta};
 use primary_all::wire::{LeftOut, LeftOutReason, PrimaryWithSecondaries, SecondaryList, TreeNode};
 
 use crate::authn::UserInfo;
 use crate::discovery::{self, Catalog, Kind};
 use crate::error::AppError;
-use crate::request::{self, PrimaryRef, View};
+use crate::request::{self, Params, PrimaryRef, View};
 use crate::secondaries::{self, Secondary};
-use crate::{AppState, PREFIX, Strategy, authz, indexed};
+use crate::{AppState, PREFIX, Strategy, authz, health, indexed, rules};
 
-/// Answers one primary route for `user`.
+/// Answers one primary route for `user`: `wanted` with its secondaries.
 ///
 /// # Errors
 ///
 /// A `Status`-shaped [`AppError`]: 400 for a bad path or query, 403 when the
 /// caller may not read the primary, 404 for an unknown kind or a missing
 /// primary, 503 when kube-apiserver cannot be reached.
-pub async fn answer(
+pub async fn primary(
     state: &AppState,
     user: &UserInfo,
-    uri: &Uri,
+    wanted: &PrimaryRef,
+    params: &Params,
 ) -> Result<PrimaryWithSecondaries, AppError> {
-    let rest = uri
-        .path()
-        .strip_prefix(PREFIX)
-        .unwrap_or_default()
-        .trim_start_matches('/');
-    let mut wanted = request::parse_path(rest)?;
-    let params = request::parse_params(uri.query())?;
-    if let Some(version) = &params.version {
-        match &wanted.version {
-            Some(in_path) if in_path != version => {
-                return Err(AppError::BadRequest(format!(
-                    "the path names version {in_path:?} and the query {version:?}: name one"
-                )));
-            }
-            _ => wanted.version = Some(version.clone()),
-        }
-    }
+    let wanted = with_version(wanted.clone(), params)?;
     if params.consistency == request::Consistency::Cached && state.index.is_none() {
         return Err(AppError::BadRequest(
             "consistency=cached needs the server's watch cache (--strategy=indexed)".to_string(),
@@ -91,7 +75,11 @@ pub async fn answer(
         None => secondaries::scan(&state.client, &catalog, &primary, params.depth).await,
     };
     api_calls += scan.api_calls;
-    let (mut visible, mut left_out, sar_calls) = authorize(state, user, scan.secondaries).await?;
+    let mut found = scan.secondaries;
+    let by_rules = follow_rules(state, &catalog, &primary, &found, params.depth).await;
+    api_calls += by_rules.api_calls;
+    found.extend(by_rules.secondaries);
+    let (mut visible, mut left_out, sar_calls) = authorize(state, user, found).await?;
     // LISTs finish in any order; answers do not.
     visible.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     api_calls += sar_calls;
@@ -106,7 +94,9 @@ pub async fn answer(
     state.metrics.api_calls.observe(f64::from(api_calls));
     state.metrics.api_calls_total.inc_by(u64::from(api_calls));
 
-    let tree = (params.view == View::Tree).then(|| tree(&primary, &visible));
+    let tree = tree(&primary, &visible);
+    let health = health::roll_up(&tree);
+    let tree = (params.view == View::Tree).then_some(tree);
     Ok(PrimaryWithSecondaries {
         api_version: primary_all::wire::API_VERSION.to_string(),
         kind: primary_all::wire::KIND.to_string(),
@@ -116,13 +106,61 @@ pub async fn answer(
         depth: params.depth,
         consistency: params.consistency.as_str().to_string(),
         tree,
-        health: None,
+        health: Some(health),
     })
+}
+
+/// Applies the relationship rules to the primary and to every secondary
+/// above the deepest level asked for, so that what a rule finds stays
+/// within `depth`.
+async fn follow_rules(
+    state: &AppState,
+    catalog: &Catalog,
+    primary: &DynamicObject,
+    found: &[Secondary],
+    depth: u32,
+) -> rules::Found {
+    let rules = state.rules.get();
+    if rules.rules.is_empty() {
+        return rules::Found::default();
+    }
+    let mut known: HashSet<String> = found
+        .iter()
+        .filter_map(|s| s.object.metadata.uid.clone())
+        .chain(primary.metadata.uid.clone())
+        .collect();
+    let sources: Vec<(&DynamicObject, u32)> = std::iter::once((primary, 0))
+        .chain(found.iter().map(|s| (&s.object, s.level)))
+        .filter(|(_, level)| *level < depth)
+        .collect();
+    rules::apply(&state.client, catalog, &rules, &sources, &mut known).await
+}
+
+/// `wanted` with the version a `?version=` names; both naming different
+/// versions is a bad request.
+pub(crate) fn with_version(
+    mut wanted: PrimaryRef,
+    params: &Params,
+) -> Result<PrimaryRef, AppError> {
+    if let Some(version) = &params.version {
+        match &wanted.version {
+            Some(in_path) if in_path != version => {
+                return Err(AppError::BadRequest(format!(
+                    "the path names version {in_path:?} and the query {version:?}: name one"
+                )));
+            }
+            _ => wanted.version = Some(version.clone()),
+        }
+    }
+    Ok(wanted)
 }
 
 /// The catalog to resolve and scan with: the cached one, or (the seed's
 /// `list-all`) a fresh discovery for this request alone.
-async fn catalog(state: &AppState, api_calls: &mut u32) -> Result<Arc<Catalog>, AppError> {
+pub(crate) async fn catalog(
+    state: &AppState,
+    api_calls: &mut u32,
+) -> Result<Arc<Catalog>, AppError> {
     match state.strategy {
         Strategy::Scan | Strategy::Indexed => match state.discovery.get().await {
             Some(catalog) => Ok(catalog),
@@ -144,7 +182,7 @@ async fn catalog(state: &AppState, api_calls: &mut u32) -> Result<Arc<Catalog>, 
 /// Resolves the kind; an unknown one triggers one rate-limited rediscovery,
 /// because a CRD may have been created a moment ago. Returns the catalog it
 /// resolved with, so that a scan lists the kinds of that same catalog.
-async fn resolve(
+pub(crate) async fn resolve(
     state: &AppState,
     catalog: Arc<Catalog>,
     wanted: &PrimaryRef,
@@ -152,6 +190,24 @@ async fn resolve(
 ) -> Result<(Kind, Arc<Catalog>), AppError> {
     if let Some(kind) = catalog.resolve(wanted) {
         return Ok((kind, catalog));
+    }
+    // `database/db-1`, as kubectl users type it: a kind of any group, when
+    // exactly one group has it.
+    if wanted.group.is_empty() && wanted.version.is_none() {
+        let candidates = catalog.resolve_in_any_group(&wanted.kind);
+        match candidates.as_slice() {
+            [kind] => return Ok((kind.clone(), catalog)),
+            [] => {}
+            several => {
+                let names: Vec<String> = several.iter().map(Kind::qualified_resource).collect();
+                return Err(AppError::BadRequest(format!(
+                    "{:?} is ambiguous: it names {}; name the group, as in {}",
+                    wanted.kind,
+                    names.join(", "),
+                    names[0]
+                )));
+            }
+        }
     }
     if state.strategy != Strategy::ListAll {
         if let Ok(Some(fresh)) = state.discovery.refresh_if_stale().await {
@@ -181,7 +237,7 @@ async fn resolve(
 }
 
 /// A namespaced kind needs a namespace, a cluster-scoped one must have none.
-fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppError> {
+pub(crate) fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppError> {
     match (kind.is_namespaced(), &wanted.namespace) {
         (true, Some(ns)) => Ok(Some(ns.clone())),
         (false, None) => Ok(None),
@@ -205,7 +261,7 @@ fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppEr
 ///
 /// With `consistency=cached`, a copy whose resourceVersion the watch cache
 /// confirms is used instead, and the read costs no API call.
-async fn read_primary(
+pub(crate) async fn read_primary(
     state: &AppState,
     kind: &Kind,
     namespace: Option<&str>,
@@ -252,7 +308,7 @@ async fn read_primary(
 
 /// Keeps the secondaries of kinds the caller may `get` (per namespace), and
 /// names the others as left out.
-async fn authorize(
+pub(crate) async fn authorize(
     state: &AppState,
     user: &UserInfo,
     found: Vec<Secondary>,
@@ -320,7 +376,7 @@ fn holds_nothing_visible(left: &LeftOut, visible: &[Secondary]) -> bool {
 
 /// Drops `managedFields`: bookkeeping of field owners that no reader of an
 /// answer wants, and often half of an object's size.
-fn strip(mut object: DynamicObject) -> DynamicObject {
+pub(crate) fn strip(mut object: DynamicObject) -> DynamicObject {
     object.metadata.managed_fields = None;
     object
 }
@@ -354,7 +410,7 @@ pub fn tree(primary: &DynamicObject, visible: &[Secondary]) -> TreeNode {
             .get(&uid)
             .into_iter()
             .flatten()
-            .map(|s| node(&s.object, Some(s.link.as_str()), children))
+            .map(|s| node(&s.object, Some(&s.link.to_word()), children))
             .collect();
         kids.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
         let types = object.types.clone().unwrap_or_default();
@@ -364,7 +420,7 @@ pub fn tree(primary: &DynamicObject, visible: &[Secondary]) -> TreeNode {
             namespace: object.metadata.namespace.clone(),
             name: object.metadata.name.clone().unwrap_or_default(),
             link: link.map(str::to_string),
-            health: None,
+            health: Some(health::of(object)),
             children: kids,
         }
     }

@@ -121,6 +121,38 @@ impl Catalog {
         }
     }
 
+    /// The kinds of every group whose kind or plural is `name` (any case),
+    /// each once at its preferred version: how kubectl reads `database/db-1`,
+    /// naming no group. More than one means the name is ambiguous.
+    pub fn resolve_in_any_group(&self, name: &str) -> Vec<Kind> {
+        self.listable
+            .iter()
+            .filter(|k| {
+                k.resource.kind.eq_ignore_ascii_case(name)
+                    || k.resource.plural.eq_ignore_ascii_case(name)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The kind with this `apiVersion` and `kind`, as an ownerReference or
+    /// a reference in a relationship rule names it.
+    pub fn by_api_version(&self, api_version: &str, kind: &str) -> Option<Kind> {
+        self.all
+            .iter()
+            .find(|k| k.resource.api_version == api_version && k.resource.kind == kind)
+            .cloned()
+    }
+
+    /// The kind `kind` of `group` at its preferred version (a relationship
+    /// rule names no version).
+    pub fn by_group_kind(&self, group: &str, kind: &str) -> Option<Kind> {
+        self.listable
+            .iter()
+            .find(|k| k.resource.group == group && k.resource.kind == kind)
+            .cloned()
+    }
+
     /// How many kinds the catalog knows, at every version.
     pub fn len(&self) -> usize {
         self.all.len()
@@ -180,12 +212,25 @@ impl DiscoveryCache {
         Ok(catalog)
     }
 
-    /// Refreshes unless the catalog is younger than [`MIN_FORCED_REFRESH`];
-    /// returns the catalog to use either way.
+    /// Refreshes for a request that named a kind the catalog lacks, and
+    /// returns the catalog to use. A catalog younger than
+    /// [`MIN_FORCED_REFRESH`] may still predate a CRD created a moment ago
+    /// (the demo applies one and asks at once), so the request waits until
+    /// the catalog is that old and then refreshes, unless another request
+    /// refreshed meanwhile: a stream of unknown kinds costs one discovery per
+    /// [`MIN_FORCED_REFRESH`], and none is answered from a stale catalog.
     pub async fn refresh_if_stale(&self) -> Result<Option<Arc<Catalog>>, kube::Error> {
-        let fresh = matches!(&*self.current.read().await, Some((_, at)) if at.elapsed() < MIN_FORCED_REFRESH);
-        if fresh {
-            return Ok(self.get().await);
+        let age = self.current.read().await.as_ref().map(|(_, at)| at.elapsed());
+        if let Some(age) = age.filter(|age| *age < MIN_FORCED_REFRESH) {
+            let waited_from = Instant::now();
+            tokio::time::sleep(MIN_FORCED_REFRESH - age).await;
+            let refreshed_meanwhile = matches!(
+                &*self.current.read().await,
+                Some((_, at)) if *at >= waited_from
+            );
+            if refreshed_meanwhile {
+                return Ok(self.get().await);
+            }
         }
         self.refresh().await.map(Some)
     }

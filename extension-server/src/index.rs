@@ -21,6 +21,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use primary_all::PRIMARY_UID_LABEL;
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::discovery::{Catalog, Kind};
@@ -154,6 +155,15 @@ impl Graph {
         found
     }
 
+    /// The kinds that hold at least one object in `namespace`.
+    pub fn kinds_in(&self, namespace: &str) -> HashSet<Arc<str>> {
+        self.by_uid
+            .values()
+            .filter(|e| e.namespace.as_deref() == Some(namespace))
+            .map(|e| e.kind.clone())
+            .collect()
+    }
+
     /// How many objects are indexed.
     pub fn len(&self) -> usize {
         self.by_uid.len()
@@ -174,28 +184,79 @@ pub fn kind_key(kind: &Kind) -> Arc<str> {
 }
 
 fn entry_of(kind: &Arc<str>, meta: &PartialObjectMeta<DynamicObject>) -> Option<(String, Entry)> {
-    let m = &meta.metadata;
-    Some((
-        m.uid.clone()?,
-        Entry {
-            kind: kind.clone(),
-            namespace: m.namespace.clone(),
-            name: m.name.clone()?,
-            resource_version: m.resource_version.clone().unwrap_or_default(),
-            owners: m
-                .owner_references
-                .iter()
-                .flatten()
-                .map(|o| o.uid.clone())
-                .collect(),
-            primary_label: m
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(PRIMARY_UID_LABEL))
-                .cloned(),
-        },
-    ))
+    Entry::of(kind, &meta.metadata)
 }
+
+impl Entry {
+    /// The uid and entry of an object of kind `kind` (a [`kind_key`]), from
+    /// its metadata; `None` without a uid or name.
+    pub fn of(kind: &Arc<str>, m: &kube::api::ObjectMeta) -> Option<(String, Entry)> {
+        Some((
+            m.uid.clone()?,
+            Entry {
+                kind: kind.clone(),
+                namespace: m.namespace.clone(),
+                name: m.name.clone()?,
+                resource_version: m.resource_version.clone().unwrap_or_default(),
+                owners: m
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .map(|o| o.uid.clone())
+                    .collect(),
+                primary_label: m
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(PRIMARY_UID_LABEL))
+                    .cloned(),
+            },
+        ))
+    }
+}
+
+/// One change the watches saw: an object added, changed or deleted (with
+/// the uids it hangs below), or a whole kind listed afresh.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// An object changed.
+    Object {
+        /// Its uid.
+        uid: String,
+        /// The uids of its owners and of the primary its label names.
+        parents: Vec<String>,
+    },
+    /// A watch listed its kind again (after a restart or a lost watch):
+    /// anything may have changed.
+    Relisted,
+}
+
+impl Change {
+    /// Whether the change may alter an answer made of `uids`.
+    pub fn touches(&self, uids: &HashSet<String>) -> bool {
+        match self {
+            Self::Object { uid, parents } => {
+                uids.contains(uid) || parents.iter().any(|p| uids.contains(p))
+            }
+            Self::Relisted => true,
+        }
+    }
+
+    fn of(uid: &str, entry: &Entry) -> Self {
+        Self::Object {
+            uid: uid.to_string(),
+            parents: entry
+                .owners
+                .iter()
+                .chain(entry.primary_label.iter())
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// How many changes a slow watcher may fall behind before it is told it
+/// missed some (and answers again).
+const CHANGES_BUFFERED: usize = 1024;
 
 /// The index, its watches, and the full-object cache.
 pub struct MetaIndex {
@@ -204,6 +265,7 @@ pub struct MetaIndex {
     kinds: RwLock<HashMap<Arc<str>, (Kind, JoinHandle<()>)>>,
     synced: Arc<RwLock<HashSet<Arc<str>>>>,
     objects: RwLock<HashMap<String, DynamicObject>>,
+    changes: broadcast::Sender<Change>,
 }
 
 impl MetaIndex {
@@ -215,7 +277,13 @@ impl MetaIndex {
             kinds: RwLock::default(),
             synced: Arc::default(),
             objects: RwLock::default(),
+            changes: broadcast::channel(CHANGES_BUFFERED).0,
         }
+    }
+
+    /// Tells of every change the watches see from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
     }
 
     /// Starts a watch for every listable, watchable kind of `catalog` not yet
@@ -260,6 +328,7 @@ impl MetaIndex {
                 key.clone(),
                 self.graph.clone(),
                 self.synced.clone(),
+                self.changes.clone(),
             ));
             kinds.insert(key, (kind, task));
         }
@@ -322,6 +391,7 @@ async fn watch_kind(
     key: Arc<str>,
     graph: Arc<RwLock<Graph>>,
     synced: Arc<RwLock<HashSet<Arc<str>>>>,
+    changes: broadcast::Sender<Change>,
 ) {
     // An Api of PartialObjectMeta asks kube-apiserver for metadata only.
     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &kind.resource);
@@ -341,18 +411,26 @@ async fn watch_kind(
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(key.clone());
+                // Nobody listening is not an error.
+                let _ = changes.send(Change::Relisted);
             }
             Ok(Event::Apply(meta)) => {
                 if let Some((uid, entry)) = entry_of(&key, &meta) {
+                    let change = Change::of(&uid, &entry);
                     graph
                         .write()
                         .unwrap_or_else(|e| e.into_inner())
                         .apply(uid, entry);
+                    let _ = changes.send(change);
                 }
             }
             Ok(Event::Delete(meta)) => {
-                if let Some(uid) = meta.metadata.uid.as_deref() {
-                    graph.write().unwrap_or_else(|e| e.into_inner()).remove(uid);
+                if let Some((uid, entry)) = entry_of(&key, &meta) {
+                    graph
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&uid);
+                    let _ = changes.send(Change::of(&uid, &entry));
                 }
             }
             Err(err) => tracing::debug!(kind = %key, error = %err, "watch failed; resuming"),

@@ -20,12 +20,17 @@ pub mod authn;
 pub mod authz;
 pub mod discovery;
 pub mod error;
+pub mod health;
 pub mod index;
 pub mod indexed;
 pub mod metrics;
+pub mod owners;
 pub mod request;
+pub mod rules;
 pub mod secondaries;
 pub mod tls;
+pub mod toplevel;
+pub mod watch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,6 +83,8 @@ pub struct AppState {
     pub serving: Arc<AtomicBool>,
     /// The metadata index, with `--strategy=indexed`.
     pub index: Option<Arc<index::MetaIndex>>,
+    /// The relationship rules in force.
+    pub rules: Arc<rules::RuleStore>,
 }
 
 impl AppState {
@@ -93,6 +100,7 @@ impl AppState {
             strategy,
             metrics: Arc::new(Metrics::default()),
             serving: Arc::new(AtomicBool::new(true)),
+            rules: Arc::default(),
         }
     }
 }
@@ -210,14 +218,53 @@ async fn api_resource_list() -> Json<serde_json::Value> {
     }))
 }
 
-/// `GET /apis/primary-all/v1/{…}`: the primary and its secondaries.
+/// `GET /apis/primary-all/v1/{…}`: a primary and its secondaries (or a
+/// watch of them), the owners of an object, or a namespace's top level.
 async fn primary(
     State(state): State<AppState>,
     Extension(user): Extension<UserInfo>,
     uri: Uri,
-) -> Result<Json<primary_all::wire::PrimaryWithSecondaries>, AppError> {
-    let answer = answer::answer(&state, &user, &uri).await?;
-    Ok(Json(answer))
+) -> Result<Response, AppError> {
+    let rest = uri
+        .path()
+        .strip_prefix(PREFIX)
+        .unwrap_or_default()
+        .trim_start_matches('/');
+    let route = request::parse_route(rest)?;
+    let params = request::parse_params(uri.query())?;
+    if params.watch && !matches!(route, request::Route::Primary(_)) {
+        return Err(AppError::BadRequest(
+            "watch=true is served on the primary routes only".to_string(),
+        ));
+    }
+    match route {
+        request::Route::Primary(wanted) if params.watch => {
+            watch::stream(state, user, wanted, params).await
+        }
+        request::Route::Primary(wanted) => {
+            let answer = answer::primary(&state, &user, &wanted, &params).await?;
+            Ok(Json(answer).into_response())
+        }
+        request::Route::Owners(object) => {
+            let chain = owners::answer(&state, &user, &object, &params).await?;
+            Ok(Json(chain).into_response())
+        }
+        request::Route::PrimaryOrOwners { primary, owners_of } => {
+            // The scope of the kind decides: owners of a cluster-scoped
+            // object, or a namespaced primary named `owners`.
+            if owners::is_cluster_scoped(&state, &owners_of).await? {
+                let chain = owners::answer(&state, &user, &owners_of, &params).await?;
+                Ok(Json(chain).into_response())
+            } else {
+                let answer = answer::primary(&state, &user, &primary, &params).await?;
+                Ok(Json(answer).into_response())
+            }
+        }
+        request::Route::TopLevel { namespace } => {
+            let list = toplevel::answer(&state, &user, &namespace).await?;
+            Ok(Json(list).into_response())
+        }
+    }
 }
 
 /// Counts and times the primary routes, and logs every error with its chain.

@@ -67,6 +67,10 @@ async fn main() -> anyhow::Result<()> {
         client.clone(),
         state.authenticator.clone(),
     ));
+    tokio::spawn(extension_server::rules::watch_configmap(
+        client.clone(),
+        state.rules.clone(),
+    ));
     let discovery = state.discovery.clone();
     let index = state.index.clone();
     tokio::spawn(async move {

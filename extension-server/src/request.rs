@@ -79,6 +79,10 @@ pub struct Params {
     pub version: Option<String>,
     /// How fresh the objects must be.
     pub consistency: Consistency,
+    /// Whether to stream a new answer whenever it changes (`watch=true`).
+    pub watch: bool,
+    /// How long a watch lasts at most, in seconds (`timeoutSeconds`).
+    pub timeout_seconds: Option<u32>,
 }
 
 impl Default for Params {
@@ -88,7 +92,82 @@ impl Default for Params {
             view: View::List,
             version: None,
             consistency: Consistency::Latest,
+            watch: false,
+            timeout_seconds: None,
         }
+    }
+}
+
+/// The longest watch a caller may ask for, like kube-apiserver's
+/// `--min-request-timeout` scaled: a client reconnects after it.
+pub const MAX_WATCH_SECONDS: u32 = 3600;
+
+/// What a path below `/apis/primary-all/v1/` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A primary and its secondaries: either URL shape.
+    Primary(PrimaryRef),
+    /// The objects above one: either URL shape, then `/owners`.
+    Owners(PrimaryRef),
+    /// `{group}/{version}/{kind}/{x}/owners`, which reads two ways: the
+    /// owners of the cluster-scoped object `x`, or the namespaced primary
+    /// named `owners` in namespace `x`. Only the kind's scope, known after
+    /// discovery, tells which (as kube-apiserver tells a subresource apart).
+    PrimaryOrOwners {
+        /// The reading as a namespaced primary named `owners`.
+        primary: PrimaryRef,
+        /// The reading as the owners of a cluster-scoped object.
+        owners_of: PrimaryRef,
+    },
+    /// `namespaces/{namespace}/toplevel`: the objects nothing owns.
+    TopLevel {
+        /// The namespace.
+        namespace: String,
+    },
+}
+
+/// The last segment of an owners route.
+pub const OWNERS: &str = "owners";
+/// The last segment of a namespace's top-level route.
+pub const TOP_LEVEL: &str = "toplevel";
+
+/// Parses the path below `/apis/primary-all/v1/` into the route it names.
+///
+/// # Errors
+///
+/// `400 BadRequest` for a path of no known shape, or with a segment that is
+/// not a valid group, version, kind, namespace or name.
+pub fn parse_route(rest: &str) -> Result<Route, AppError> {
+    let decoded = decode_segments(rest)?;
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    match segments.as_slice() {
+        ["namespaces", namespace, TOP_LEVEL] => {
+            if !is_dns_label(namespace) {
+                return Err(bad("namespace", namespace, "a DNS label such as team-a"));
+            }
+            Ok(Route::TopLevel {
+                namespace: namespace.to_string(),
+            })
+        }
+        [first, _, _, _, OWNERS] if *first != "namespaces" => {
+            match (
+                primary_of(&segments, rest),
+                primary_of(&segments[..4], rest),
+            ) {
+                (Ok(primary), Ok(owners_of)) => Ok(Route::PrimaryOrOwners { primary, owners_of }),
+                (Ok(primary), Err(_)) => Ok(Route::Primary(primary)),
+                (Err(_), Ok(owners_of)) => Ok(Route::Owners(owners_of)),
+                (Err(err), Err(_)) => Err(err),
+            }
+        }
+        [prefix @ .., OWNERS] if !prefix.is_empty() => match primary_of(prefix, rest) {
+            Ok(object) => Ok(Route::Owners(object)),
+            // `{group}/{version}/{kind}/{namespace}/owners`: a primary named `owners`.
+            Err(err) => primary_of(&segments, rest)
+                .map(Route::Primary)
+                .map_err(|_| err),
+        },
+        _ => primary_of(&segments, rest).map(Route::Primary),
     }
 }
 
@@ -99,14 +178,21 @@ impl Default for Params {
 /// `400 BadRequest` for a path of neither shape or with a segment that is not
 /// a valid group, version, kind, namespace or name.
 pub fn parse_path(rest: &str) -> Result<PrimaryRef, AppError> {
-    // Split first, then decode each segment, so that an escaped `/` stays
-    // inside its segment (and then fails validation) instead of adding one.
-    let decoded: Vec<String> = rest
-        .split('/')
-        .map(decode_segment)
-        .collect::<Result<_, _>>()?;
+    let decoded = decode_segments(rest)?;
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
-    let primary = match segments.as_slice() {
+    primary_of(&segments, rest)
+}
+
+/// Splits first, then decodes each segment, so that an escaped `/` stays
+/// inside its segment (and then fails validation) instead of adding one.
+fn decode_segments(rest: &str) -> Result<Vec<String>, AppError> {
+    rest.split('/').map(decode_segment).collect()
+}
+
+/// The primary that decoded `segments` name, in either shape; `rest` is the
+/// raw path, for the error message.
+fn primary_of(segments: &[&str], rest: &str) -> Result<PrimaryRef, AppError> {
+    let primary = match segments {
         // namespaces/{namespace}/{resource}.{group}/{name}/{more}: a subresource
         // or a stray segment, which would otherwise read as the first shape
         // with group "namespaces" and fail on a puzzling "invalid kind".
@@ -358,11 +444,34 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
                 }
                 params.version = Some(value);
             }
+            "watch" => {
+                params.watch = match value.as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(bad("watch", &value, "\"true\" or \"false\"")),
+                };
+            }
+            "timeoutSeconds" => {
+                params.timeout_seconds = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|t| (1..=MAX_WATCH_SECONDS).contains(t))
+                        .ok_or_else(|| {
+                            bad(
+                                "timeoutSeconds",
+                                &value,
+                                &format!("a whole number from 1 to {MAX_WATCH_SECONDS}"),
+                            )
+                        })?,
+                );
+            }
             // kubectl and client-go add these to raw GETs; they change nothing here.
-            "timeout" | "pretty" => {}
+            "timeout" | "pretty" | "allowWatchBookmarks" => {}
             _ => {
                 return Err(AppError::BadRequest(format!(
-                    "unknown query parameter {}: expected depth, view, version or consistency",
+                    "unknown query parameter {}: expected depth, view, version, consistency, \
+                     watch or timeoutSeconds",
                     quoted(&key)
                 )));
             }
@@ -527,6 +636,8 @@ mod tests {
                 view: View::List,
                 version: None,
                 consistency: Consistency::Latest,
+                watch: false,
+                timeout_seconds: None,
             }
         );
         assert_eq!(parse_params(Some("")).unwrap(), Params::default());
@@ -541,6 +652,8 @@ mod tests {
                 view: View::Tree,
                 version: Some("v1beta1".to_string()),
                 consistency: Consistency::Cached,
+                watch: false,
+                timeout_seconds: None,
             }
         );
     }
@@ -671,6 +784,70 @@ mod tests {
         );
         // A Namespace, by the cluster-scoped grantable route, is still a primary.
         assert_eq!(parse_path("namespaces/team-a").unwrap().kind, "namespaces");
+    }
+
+    #[test]
+    fn owners_follow_either_shape() {
+        let pod = parse_path("namespaces/team-a/pods/web-0").unwrap();
+        assert_eq!(
+            parse_route("namespaces/team-a/pods/web-0/owners").unwrap(),
+            Route::Owners(pod)
+        );
+        let thesis = parse_path("core/v1/Pod/team-a/web-0").unwrap();
+        assert_eq!(
+            parse_route("core/v1/Pod/team-a/web-0/owners").unwrap(),
+            Route::Owners(thesis)
+        );
+        let volume = parse_path("persistentvolumes/pv-1").unwrap();
+        assert_eq!(
+            parse_route("persistentvolumes/pv-1/owners").unwrap(),
+            Route::Owners(volume)
+        );
+    }
+
+    #[test]
+    fn a_thesis_path_ending_in_owners_reads_two_ways_until_the_scope_is_known() {
+        assert_eq!(
+            parse_route("core/v1/PersistentVolume/pv-1/owners").unwrap(),
+            Route::PrimaryOrOwners {
+                primary: parse_path("core/v1/PersistentVolume/pv-1/owners").unwrap(),
+                owners_of: parse_path("core/v1/PersistentVolume/pv-1").unwrap(),
+            }
+        );
+    }
+
+    #[test]
+    fn an_object_named_owners_is_still_a_primary() {
+        assert_eq!(
+            parse_route("namespaces/team-a/configmaps/owners").unwrap(),
+            Route::Primary(parse_path("namespaces/team-a/configmaps/owners").unwrap())
+        );
+        assert_eq!(
+            parse_route("namespaces/owners").unwrap(),
+            Route::Primary(parse_path("namespaces/owners").unwrap())
+        );
+        assert!(parse_route("owners").is_err());
+    }
+
+    #[test]
+    fn the_top_level_route_names_a_namespace() {
+        assert_eq!(
+            parse_route("namespaces/team-a/toplevel").unwrap(),
+            Route::TopLevel {
+                namespace: "team-a".to_string()
+            }
+        );
+        assert!(parse_route("namespaces/Team_A/toplevel").is_err());
+    }
+
+    #[test]
+    fn watch_and_its_timeout_are_parsed_and_bounded() {
+        let params = parse_params(Some("watch=true&timeoutSeconds=30")).unwrap();
+        assert!(params.watch);
+        assert_eq!(params.timeout_seconds, Some(30));
+        assert!(parse_params(Some("watch=yes")).is_err());
+        assert!(parse_params(Some("timeoutSeconds=0")).is_err());
+        assert!(parse_params(Some("timeoutSeconds=3601")).is_err());
     }
 
     #[test]

@@ -21,20 +21,23 @@ use crate::discovery::{Catalog, Kind};
 pub const CONCURRENT_LISTS: usize = 16;
 
 /// Why an object is a secondary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
     /// It carries the primary-uid label.
     Label,
     /// It has an ownerReference to its parent.
     OwnerReference,
+    /// A relationship rule of this name points at it from its parent.
+    Rule(std::sync::Arc<str>),
 }
 
 impl Link {
-    /// The word the tree view shows.
-    pub fn as_str(self) -> &'static str {
+    /// The word the tree view shows: `label`, `ownerReference`, `rule:<name>`.
+    pub fn to_word(&self) -> String {
         match self {
-            Self::Label => "label",
-            Self::OwnerReference => "ownerReference",
+            Self::Label => "label".to_string(),
+            Self::OwnerReference => "ownerReference".to_string(),
+            Self::Rule(name) => format!("rule:{name}"),
         }
     }
 }
@@ -236,14 +239,14 @@ mod tests {
         objects.into_iter().map(|o| (k.clone(), o)).collect()
     }
 
-    fn names(found: &[Secondary]) -> Vec<(String, u32, &'static str)> {
+    fn names(found: &[Secondary]) -> Vec<(String, u32, String)> {
         found
             .iter()
             .map(|s| {
                 (
                     s.object.metadata.name.clone().unwrap(),
                     s.level,
-                    s.link.as_str(),
+                    s.link.to_word(),
                 )
             })
             .collect()
@@ -262,8 +265,8 @@ mod tests {
         assert_eq!(
             names(&found),
             vec![
-                ("owned".into(), 1, "ownerReference"),
-                ("labelled".into(), 1, "label")
+                ("owned".into(), 1, "ownerReference".into()),
+                ("labelled".into(), 1, "label".into())
             ]
         );
     }
@@ -278,13 +281,13 @@ mod tests {
         ]);
         assert_eq!(
             names(&walk(&primary, objects.clone(), 1)),
-            vec![("replicaset".into(), 1, "ownerReference")]
+            vec![("replicaset".into(), 1, "ownerReference".into())]
         );
         assert_eq!(
             names(&walk(&primary, objects.clone(), 2)),
             vec![
-                ("replicaset".into(), 1, "ownerReference"),
-                ("pod".into(), 2, "ownerReference")
+                ("replicaset".into(), 1, "ownerReference".into()),
+                ("pod".into(), 2, "ownerReference".into())
             ]
         );
         assert_eq!(walk(&primary, objects, 10).len(), 3);
@@ -298,7 +301,10 @@ mod tests {
             object("db", "p", None, None),
         ]);
         let found = walk(&primary, objects, 3);
-        assert_eq!(names(&found), vec![("both".into(), 1, "ownerReference")]);
+        assert_eq!(
+            names(&found),
+            vec![("both".into(), 1, "ownerReference".into())]
+        );
     }
 
     #[test]

@@ -22,7 +22,12 @@ use crate::progress::{self, step};
 /// The manifests of `extension-server/deploy/` that a local cluster uses
 /// as they are; the Deployment, Service and APIService are replaced by a
 /// process on loopback and the generated manifest below.
-pub const SHARED_MANIFESTS: [&str; 3] = ["namespace.yaml", "rbac.yaml", "viewer-clusterrole.yaml"];
+pub const SHARED_MANIFESTS: [&str; 4] = [
+    "namespace.yaml",
+    "rbac.yaml",
+    "viewer-clusterrole.yaml",
+    "relationship-rules.yaml",
+];
 
 /// Builds the server, starts it, and registers its APIService; returns when
 /// kube-apiserver reports the APIService Available.
@@ -31,7 +36,7 @@ pub fn register(state: &State, pki: &Pki) -> Result<()> {
     let deploy = paths::workspace_root().join("extension-server/deploy");
     step(
         "Applying",
-        "extension-server RBAC (extension-server/deploy/)",
+        "extension-server RBAC and relationship rules (extension-server/deploy/)",
     );
     for manifest in SHARED_MANIFESTS {
         apply(&deploy.join(manifest))?;

@@ -1,0 +1,293 @@
+//! The owners route: from any object up to the highest-level one above it.
+//!
+//! A Pod is owned by a ReplicaSet, the ReplicaSet by a Deployment, the
+//! Deployment by a Database; the chain is walked upward one read at a time
+//! (ownerReferences name their owner, so no search is needed), and where an
+//! object has no ownerReference but the `primary-all/primary-uid` label, the
+//! watch index turns that uid into the primary it names.
+//!
+//! Every object on the chain must be one the caller may `get`: the chain
+//! stops below the first that is not, and names its kind as left out, so a
+//! caller learns that something owns the object, never what.
+
+use kube::api::{Api, DynamicObject, TypeMeta};
+use primary_all::PRIMARY_UID_LABEL;
+use primary_all::wire::{LeftOut, LeftOutReason, ObjectRef, OwnerChain};
+
+use crate::AppState;
+use crate::answer;
+use crate::authn::UserInfo;
+use crate::authz;
+use crate::discovery::Kind;
+use crate::error::AppError;
+use crate::request::{Params, PrimaryRef};
+
+/// The longest chain followed: real ones have two or three links, and a
+/// bound keeps an ownership cycle (which the garbage collector permits
+/// while it resolves it) from looping.
+pub const MAX_CHAIN: usize = 16;
+
+/// Answers an owners route for `user`.
+///
+/// # Errors
+///
+/// As for a primary route: 400, 403 when the caller may not read the object
+/// itself, 404 for an unknown kind or object, 503 when kube-apiserver cannot
+/// be reached.
+pub async fn answer(
+    state: &AppState,
+    user: &UserInfo,
+    wanted: &PrimaryRef,
+    params: &Params,
+) -> Result<OwnerChain, AppError> {
+    let wanted = answer::with_version(wanted.clone(), params)?;
+    let mut api_calls = 0;
+    let catalog = answer::catalog(state, &mut api_calls).await?;
+    let (kind, catalog) = answer::resolve(state, catalog, &wanted, &mut api_calls).await?;
+    let namespace = answer::check_scope(&kind, &wanted)?;
+    let decision = state
+        .authorizer
+        .can_get(user, &kind, namespace.as_deref(), Some(&wanted.name))
+        .await
+        .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+    if !decision.allowed {
+        return Err(AppError::Forbidden(authz::forbidden_message(
+            user,
+            &kind,
+            namespace.as_deref(),
+            &wanted.name,
+        )));
+    }
+    let (mut current, _) = answer::read_primary(
+        state,
+        &kind,
+        namespace.as_deref(),
+        &wanted.name,
+        params.consistency,
+    )
+    .await?;
+
+    let object = object_ref(&current, None);
+    let mut owners = Vec::new();
+    let mut left_out = Vec::new();
+    while owners.len() < MAX_CHAIN {
+        let Some(next) = next_owner(state, &catalog, &current) else {
+            break;
+        };
+        let (owner_kind, owner_namespace, owner_name, link) = match next {
+            Ok(next) => next,
+            Err(left) => {
+                left_out.push(left);
+                break;
+            }
+        };
+        let decision = state
+            .authorizer
+            .can_get(
+                user,
+                &owner_kind,
+                owner_namespace.as_deref(),
+                Some(&owner_name),
+            )
+            .await
+            .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+        if !decision.allowed {
+            left_out.push(LeftOut {
+                group: owner_kind.resource.group.clone(),
+                version: owner_kind.resource.version.clone(),
+                kind: owner_kind.resource.kind.clone(),
+                resource: owner_kind.resource.plural.clone(),
+                namespace: owner_namespace.clone(),
+                reason: LeftOutReason::Forbidden,
+                message: format!(
+                    "User \"{}\" cannot get resource \"{}\" in API group \"{}\"",
+                    user.name, owner_kind.resource.plural, owner_kind.resource.group
+                ),
+            });
+            break;
+        }
+        let api: Api<DynamicObject> = match &owner_namespace {
+            Some(ns) => Api::namespaced_with(state.client.clone(), ns, &owner_kind.resource),
+            None => Api::all_with(state.client.clone(), &owner_kind.resource),
+        };
+        let mut owner = match api.get_opt(&owner_name).await {
+            Ok(Some(owner)) => owner,
+            // A dangling reference: the garbage collector is about to
+            // delete the object below. The chain ends here, and says so.
+            Ok(None) => {
+                left_out.push(failed(
+                    &owner_kind,
+                    owner_namespace.as_deref(),
+                    format!(
+                        "{} \"{owner_name}\" is referenced but does not exist",
+                        owner_kind.qualified_resource()
+                    ),
+                ));
+                break;
+            }
+            Err(err) => {
+                return Err(AppError::from_kube(
+                    format!(
+                        "failed to read {} {owner_name:?}",
+                        owner_kind.qualified_resource()
+                    ),
+                    err,
+                ));
+            }
+        };
+        owner.types = Some(TypeMeta {
+            api_version: owner_kind.resource.api_version.clone(),
+            kind: owner_kind.resource.kind.clone(),
+        });
+        owners.push(object_ref(&owner, Some(link)));
+        current = owner;
+    }
+    Ok(OwnerChain {
+        api_version: primary_all::wire::API_VERSION.to_string(),
+        kind: primary_all::wire::OWNER_CHAIN_KIND.to_string(),
+        object,
+        owners,
+        left_out,
+    })
+}
+
+/// The owner to follow from `object`: its controller ownerReference (else
+/// its first), else the primary its `primary-uid` label names. `None` at the
+/// top; `Err` when the owner cannot be found (its kind is not served, or the
+/// label's uid is unknown to the index).
+fn next_owner(
+    state: &AppState,
+    catalog: &crate::discovery::Catalog,
+    object: &DynamicObject,
+) -> Option<Result<(Kind, Option<String>, String, &'static str), LeftOut>> {
+    let references = object
+        .metadata
+        .owner_references
+        .as_deref()
+        .unwrap_or_default();
+    let reference = references
+        .iter()
+        .find(|r| r.controller == Some(true))
+        .or_else(|| references.first());
+    if let Some(reference) = reference {
+        let Some(kind) = catalog.by_api_version(&reference.api_version, &reference.kind) else {
+            return Some(Err(LeftOut {
+                group: group_of(&reference.api_version),
+                version: version_of(&reference.api_version),
+                kind: reference.kind.clone(),
+                resource: String::new(),
+                namespace: object.metadata.namespace.clone(),
+                reason: LeftOutReason::Failed,
+                message: format!(
+                    "the owner's kind {} {} is not served by this cluster",
+                    reference.api_version, reference.kind
+                ),
+            }));
+        };
+        // An owner is in its object's namespace, or cluster-scoped.
+        let namespace = object
+            .metadata
+            .namespace
+            .clone()
+            .filter(|_| kind.is_namespaced());
+        return Some(Ok((
+            kind,
+            namespace,
+            reference.name.clone(),
+            "ownerReference",
+        )));
+    }
+    let uid = object.metadata.labels.as_ref()?.get(PRIMARY_UID_LABEL)?;
+    let found = state.index.as_ref().and_then(|index| {
+        let graph = index.graph();
+        let entry = graph.get(uid)?;
+        let kind = index.kind(&entry.kind)?;
+        Some((kind, entry.namespace.clone(), entry.name.clone()))
+    });
+    Some(match found {
+        Some((kind, namespace, name)) => Ok((kind, namespace, name, "label")),
+        None => Err(LeftOut {
+            group: String::new(),
+            version: String::new(),
+            kind: String::new(),
+            resource: String::new(),
+            namespace: object.metadata.namespace.clone(),
+            reason: LeftOutReason::Failed,
+            message: match &state.index {
+                Some(_) => {
+                    format!("the label {PRIMARY_UID_LABEL}={uid} names no object the server knows")
+                }
+                None => format!(
+                    "the label {PRIMARY_UID_LABEL}={uid} can only be followed with the \
+                     server's watch index (--strategy=indexed)"
+                ),
+            },
+        }),
+    })
+}
+
+/// Whether the object an ambiguous owners path names is of a cluster-scoped
+/// kind (then the path asks for its owners).
+///
+/// # Errors
+///
+/// As [`answer`] when the kind cannot be resolved.
+pub async fn is_cluster_scoped(state: &AppState, wanted: &PrimaryRef) -> Result<bool, AppError> {
+    let mut api_calls = 0;
+    let catalog = answer::catalog(state, &mut api_calls).await?;
+    let (kind, _) = answer::resolve(state, catalog, wanted, &mut api_calls).await?;
+    Ok(!kind.is_namespaced())
+}
+
+/// An object as a link of the chain.
+fn object_ref(object: &DynamicObject, link: Option<&str>) -> ObjectRef {
+    let types = object.types.clone().unwrap_or_default();
+    ObjectRef {
+        api_version: types.api_version,
+        kind: types.kind,
+        namespace: object.metadata.namespace.clone(),
+        name: object.metadata.name.clone().unwrap_or_default(),
+        link: link.map(str::to_string),
+    }
+}
+
+fn failed(kind: &Kind, namespace: Option<&str>, message: String) -> LeftOut {
+    LeftOut {
+        group: kind.resource.group.clone(),
+        version: kind.resource.version.clone(),
+        kind: kind.resource.kind.clone(),
+        resource: kind.resource.plural.clone(),
+        namespace: namespace.map(str::to_string),
+        reason: LeftOutReason::Failed,
+        message,
+    }
+}
+
+/// `apps/v1` → `apps`; `v1` → `""`.
+fn group_of(api_version: &str) -> String {
+    api_version
+        .split_once('/')
+        .map(|(g, _)| g.to_string())
+        .unwrap_or_default()
+}
+
+/// `apps/v1` → `v1`; `v1` → `v1`.
+fn version_of(api_version: &str) -> String {
+    api_version
+        .rsplit_once('/')
+        .map_or(api_version, |(_, v)| v)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_api_version_splits_into_group_and_version() {
+        assert_eq!(group_of("apps/v1"), "apps");
+        assert_eq!(version_of("apps/v1"), "v1");
+        assert_eq!(group_of("v1"), "");
+        assert_eq!(version_of("v1"), "v1");
+    }
+}

@@ -1,0 +1,469 @@
+//! Relationship rules: links between objects that ownerReferences do not
+//! record, declared in a ConfigMap rather than written into the server.
+//!
+//! A Service owns none of the Pods it sends traffic to, and a
+//! PersistentVolumeClaim owns not the volume it is bound to; yet a person
+//! asking "what does my Database consist of" wants both. Each rule names a
+//! `from` kind, a `to` kind, and where in a `from` object the link is
+//! written: a label `selector`, a `name`, or a list of `refs`. The server
+//! applies the rules to the objects of an answer, reads what they point at
+//! (one LIST per selector, one GET per name), and hangs it below its source
+//! with the link `rule:<name>`. What it finds passes the same per-kind
+//! authorization as every other secondary.
+//!
+//! The rules live in the ConfigMap `primary-all/relationship-rules` (key
+//! `rules.yaml`), watched like the request-header ConfigMap; without it the
+//! server uses the rules shipped in `deploy/relationship-rules.yaml`, which
+//! it embeds, so a cluster without the ConfigMap behaves as one with it.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
+use serde::Deserialize;
+
+use crate::discovery::{Catalog, Kind};
+use crate::secondaries::{Link, Secondary};
+
+/// The namespace of the rules ConfigMap.
+pub const CONFIGMAP_NAMESPACE: &str = "primary-all";
+/// The name of the rules ConfigMap.
+pub const CONFIGMAP_NAME: &str = "relationship-rules";
+/// The key of the rules in the ConfigMap.
+pub const CONFIGMAP_KEY: &str = "rules.yaml";
+/// The shipped rules, as applied by `kubectl apply`.
+pub const SHIPPED: &str = include_str!("../deploy/relationship-rules.yaml");
+/// The most objects one answer reads by rules: a bound on what a rule set
+/// (or a Service selecting thousands of Pods) can cost one request.
+pub const MAX_RULE_READS: usize = 64;
+
+/// A kind, by group and kind: rules name no version (the preferred one is read).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GroupKind {
+    /// The API group; `""` for the core group.
+    #[serde(default)]
+    pub group: String,
+    /// The kind.
+    pub kind: String,
+}
+
+/// One rule: objects of `from` point at objects of `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A name for people, shown as the link `rule:<name>`.
+    pub name: String,
+    /// The kind whose objects hold the reference.
+    pub from: GroupKind,
+    /// The kind referenced (not needed for `refs`, which name their kinds).
+    #[serde(default)]
+    pub to: Option<GroupKind>,
+    /// JSON pointer to a map of labels that selects `to` objects in the
+    /// same namespace (`/spec/selector` of a Service).
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// JSON pointer to the name of one `to` object, in the same namespace
+    /// or cluster-scoped (`/spec/volumeName` of a claim).
+    #[serde(default, rename = "nameRef")]
+    pub name_ref: Option<String>,
+    /// JSON pointer to a list of `{apiVersion, kind, name, namespace}`.
+    #[serde(default)]
+    pub refs: Option<String>,
+}
+
+/// Objects the namespace overview leaves out.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hidden {
+    /// The API group; `""` for the core group.
+    #[serde(default)]
+    pub group: String,
+    /// The kind.
+    pub kind: String,
+    /// Only the object of this name, or every object of the kind.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The rules and the hidden objects, as one ConfigMap declares them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleSet {
+    /// The relationship rules.
+    pub rules: Vec<Rule>,
+    /// What `toplevel` leaves out.
+    pub hidden: Vec<Hidden>,
+}
+
+/// The YAML shape of `rules.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    rules: Vec<Rule>,
+    #[serde(default)]
+    hidden: Vec<Hidden>,
+}
+
+impl RuleSet {
+    /// Parses `rules.yaml`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming what is wrong: bad YAML, an unknown field, a rule
+    /// with not exactly one of `selector`, `nameRef`, `refs`, a pointer that
+    /// does not start with `/`, a `selector` or `nameRef` rule without `to`.
+    pub fn parse(yaml: &str) -> Result<Self, String> {
+        let file: RulesFile =
+            serde_saphyr::from_str(yaml).map_err(|e| format!("{CONFIGMAP_KEY}: {e}"))?;
+        let mut rules = Vec::new();
+        for rule in file.rules {
+            let pointers = [&rule.selector, &rule.name_ref, &rule.refs];
+            if pointers.iter().filter(|p| p.is_some()).count() != 1 {
+                return Err(format!(
+                    "rule {:?}: give exactly one of selector, nameRef, refs",
+                    rule.name
+                ));
+            }
+            if let Some(pointer) = pointers.into_iter().flatten().find(|p| !p.starts_with('/')) {
+                return Err(format!(
+                    "rule {:?}: {pointer:?} is not a JSON pointer (it starts with /)",
+                    rule.name
+                ));
+            }
+            if rule.refs.is_none() && rule.to.is_none() {
+                return Err(format!(
+                    "rule {:?}: selector and nameRef rules name the kind they point `to`",
+                    rule.name
+                ));
+            }
+            rules.push(rule);
+        }
+        Ok(Self {
+            rules,
+            hidden: file.hidden,
+        })
+    }
+
+    /// Reads the rules out of a ConfigMap's `data`.
+    ///
+    /// # Errors
+    ///
+    /// When the key is missing or [`RuleSet::parse`] fails.
+    pub fn from_configmap_data(
+        data: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        let yaml = data
+            .get(CONFIGMAP_KEY)
+            .ok_or_else(|| format!("the ConfigMap has no key {CONFIGMAP_KEY:?}"))?;
+        Self::parse(yaml)
+    }
+
+    /// The rules shipped with the server (`deploy/relationship-rules.yaml`).
+    pub fn shipped() -> Self {
+        let configmap: k8s_openapi::api::core::v1::ConfigMap =
+            serde_saphyr::from_str(SHIPPED).unwrap_or_default();
+        Self::from_configmap_data(&configmap.data.unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Whether the namespace overview leaves this object out.
+    pub fn is_hidden(&self, group: &str, kind: &str, name: &str) -> bool {
+        self.hidden.iter().any(|h| {
+            h.group == group && h.kind == kind && h.name.as_deref().is_none_or(|n| n == name)
+        })
+    }
+}
+
+/// The rules in force, swapped whole when the ConfigMap changes.
+#[derive(Debug)]
+pub struct RuleStore {
+    current: RwLock<Arc<RuleSet>>,
+}
+
+impl Default for RuleStore {
+    fn default() -> Self {
+        Self {
+            current: RwLock::new(Arc::new(RuleSet::shipped())),
+        }
+    }
+}
+
+impl RuleStore {
+    /// The rules in force.
+    pub fn get(&self) -> Arc<RuleSet> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts `rules` in force.
+    pub fn set(&self, rules: RuleSet) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
+    }
+}
+
+/// Follows the rules ConfigMap until the process ends: a valid new version
+/// replaces the rules, an invalid one is logged and ignored (the old rules
+/// stay), a deleted ConfigMap brings back the shipped rules.
+pub async fn watch_configmap(client: kube::Client, store: Arc<RuleStore>) {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::WatchStreamExt;
+    use kube::runtime::watcher::{self, Event};
+
+    let api: Api<ConfigMap> = Api::namespaced(client, CONFIGMAP_NAMESPACE);
+    let config = watcher::Config::default().fields(&format!("metadata.name={CONFIGMAP_NAME}"));
+    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    while let Some(event) = stream.next().await {
+        let configmap = match event {
+            Ok(Event::Apply(cm) | Event::InitApply(cm)) => cm,
+            Ok(Event::Delete(_)) => {
+                tracing::info!("{CONFIGMAP_NAME} deleted; the shipped rules apply");
+                store.set(RuleSet::shipped());
+                continue;
+            }
+            Ok(Event::Init | Event::InitDone) => continue,
+            Err(err) => {
+                tracing::debug!(error = %err, "watch on {CONFIGMAP_NAME} failed; retrying");
+                continue;
+            }
+        };
+        match RuleSet::from_configmap_data(&configmap.data.unwrap_or_default()) {
+            Ok(rules) => {
+                tracing::info!(
+                    rules = rules.rules.len(),
+                    hidden = rules.hidden.len(),
+                    "relationship rules loaded"
+                );
+                store.set(rules);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "relationship rules unusable; keeping the old ones")
+            }
+        }
+    }
+}
+
+/// What applying the rules to an answer found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Objects the rules point at, each below the object that points.
+    pub secondaries: Vec<Secondary>,
+    /// How many API calls were made.
+    pub api_calls: u32,
+}
+
+/// Applies `rules` to `sources` (the primary and its secondaries, each with
+/// its level): reads what each rule points at and returns it as new
+/// secondaries one level below their source. Objects already in `known`
+/// (by uid) are not repeated; reads stop at [`MAX_RULE_READS`] objects.
+pub async fn apply(
+    client: &kube::Client,
+    catalog: &Catalog,
+    rules: &RuleSet,
+    sources: &[(&DynamicObject, u32)],
+    known: &mut HashSet<String>,
+) -> Found {
+    let mut found = Found::default();
+    for (source, level) in sources {
+        let Some(types) = &source.types else {
+            continue;
+        };
+        let group = types.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        for rule in rules
+            .rules
+            .iter()
+            .filter(|r| r.from.group == group && r.from.kind == types.kind)
+        {
+            if found.secondaries.len() >= MAX_RULE_READS {
+                return found;
+            }
+            let targets = targets(client, catalog, rule, source, &mut found.api_calls).await;
+            for (kind, mut object) in targets {
+                let Some(uid) = object.metadata.uid.clone() else {
+                    continue;
+                };
+                if !known.insert(uid) {
+                    continue;
+                }
+                object.types = Some(TypeMeta {
+                    api_version: kind.resource.api_version.clone(),
+                    kind: kind.resource.kind.clone(),
+                });
+                found.secondaries.push(Secondary {
+                    kind,
+                    object,
+                    parent_uid: source.metadata.uid.clone().unwrap_or_default(),
+                    link: Link::Rule(Arc::from(rule.name.as_str())),
+                    level: level + 1,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// The objects one rule points at from `source`. A reference that does not
+/// resolve (no such kind, no such object, a read that fails) points at
+/// nothing: a rule adds what it can find and never fails an answer.
+async fn targets(
+    client: &kube::Client,
+    catalog: &Catalog,
+    rule: &Rule,
+    source: &DynamicObject,
+    api_calls: &mut u32,
+) -> Vec<(Kind, DynamicObject)> {
+    let namespace = source.metadata.namespace.as_deref();
+    let to = rule
+        .to
+        .as_ref()
+        .and_then(|to| catalog.by_group_kind(&to.group, &to.kind));
+    if let (Some(pointer), Some(to)) = (&rule.selector, &to) {
+        let Some(selector) = label_selector(source.data.pointer(pointer)) else {
+            return Vec::new();
+        };
+        let api: Api<DynamicObject> = match namespace.filter(|_| to.is_namespaced()) {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &to.resource),
+            None => Api::all_with(client.clone(), &to.resource),
+        };
+        *api_calls += 1;
+        let listed = api
+            .list(
+                &ListParams::default()
+                    .labels(&selector)
+                    .limit(MAX_RULE_READS as u32),
+            )
+            .await;
+        return listed
+            .map(|l| l.items.into_iter().map(|o| (to.clone(), o)).collect())
+            .unwrap_or_default();
+    }
+    if let (Some(pointer), Some(to)) = (&rule.name_ref, &to) {
+        let Some(name) = source.data.pointer(pointer).and_then(|v| v.as_str()) else {
+            return Vec::new();
+        };
+        return get(client, to, namespace, name, api_calls)
+            .await
+            .map(|o| vec![(to.clone(), o)])
+            .unwrap_or_default();
+    }
+    if let Some(pointer) = &rule.refs {
+        let Some(references) = source.data.pointer(pointer).and_then(|v| v.as_array()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for reference in references.iter().take(MAX_RULE_READS) {
+            let field = |f: &str| reference.get(f).and_then(|v| v.as_str());
+            let (Some(api_version), Some(kind), Some(name)) =
+                (field("apiVersion"), field("kind"), field("name"))
+            else {
+                continue;
+            };
+            let Some(kind) = catalog.by_api_version(api_version, kind) else {
+                continue;
+            };
+            let namespace = field("namespace").or(namespace);
+            if let Some(object) = get(client, &kind, namespace, name, api_calls).await {
+                out.push((kind, object));
+            }
+        }
+        return out;
+    }
+    Vec::new()
+}
+
+/// One GET; `None` when the object is missing or the read fails.
+async fn get(
+    client: &kube::Client,
+    kind: &Kind,
+    namespace: Option<&str>,
+    name: &str,
+    api_calls: &mut u32,
+) -> Option<DynamicObject> {
+    let api: Api<DynamicObject> = match namespace.filter(|_| kind.is_namespaced()) {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &kind.resource),
+        None => Api::all_with(client.clone(), &kind.resource),
+    };
+    *api_calls += 1;
+    api.get_opt(name).await.ok().flatten()
+}
+
+/// `{"app": "db", "tier": "data"}` → `app=db,tier=data`. An empty or
+/// malformed map selects nothing (`None`), as an empty Service selector does.
+fn label_selector(value: Option<&serde_json::Value>) -> Option<String> {
+    let map = value?.as_object()?;
+    let mut pairs = Vec::new();
+    for (key, value) in map {
+        pairs.push(format!("{key}={}", value.as_str()?));
+    }
+    (!pairs.is_empty()).then(|| pairs.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_rules_parse() {
+        let rules = RuleSet::shipped();
+        let names: Vec<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["service-selects-pods", "claim-binds-volume"]);
+        assert_eq!(rules.rules[1].name_ref.as_deref(), Some("/spec/volumeName"));
+        assert!(rules.is_hidden("", "ConfigMap", "kube-root-ca.crt"));
+        assert!(rules.is_hidden("events.k8s.io", "Event", "anything"));
+        assert!(!rules.is_hidden("", "ConfigMap", "settings"));
+    }
+
+    #[test]
+    fn a_refs_rule_needs_no_to() {
+        let rules = RuleSet::parse(
+            "rules:\n  - name: composite\n    from: {group: example.org, kind: XDatabase}\n    refs: /spec/resourceRefs\n",
+        )
+        .unwrap();
+        assert_eq!(rules.rules[0].refs.as_deref(), Some("/spec/resourceRefs"));
+        assert!(rules.hidden.is_empty());
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_reason() {
+        for (yaml, expected) in [
+            (
+                "rules:\n  - name: two\n    from: {kind: Service}\n    to: {kind: Pod}\n    selector: /a\n    nameRef: /b\n",
+                "exactly one of selector, nameRef, refs",
+            ),
+            (
+                "rules:\n  - name: none\n    from: {kind: Service}\n    to: {kind: Pod}\n",
+                "exactly one of selector, nameRef, refs",
+            ),
+            (
+                "rules:\n  - name: rel\n    from: {kind: Service}\n    to: {kind: Pod}\n    selector: spec.selector\n",
+                "is not a JSON pointer",
+            ),
+            (
+                "rules:\n  - name: noto\n    from: {kind: Service}\n    selector: /spec/selector\n",
+                "point `to`",
+            ),
+            (
+                "rules:\n  - name: x\n    from: {kind: A}\n    refs: /r\n    extra: 1\n",
+                "extra",
+            ),
+            ("rules: [", "rules.yaml"),
+        ] {
+            let err = RuleSet::parse(yaml).unwrap_err();
+            assert!(err.contains(expected), "{yaml:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_selector_is_a_map_of_strings() {
+        let value = serde_json::json!({"app": "db", "tier": "data"});
+        assert_eq!(
+            label_selector(Some(&value)).as_deref(),
+            Some("app=db,tier=data")
+        );
+        assert_eq!(label_selector(Some(&serde_json::json!({}))), None);
+        assert_eq!(label_selector(Some(&serde_json::json!({"a": 1}))), None);
+        assert_eq!(label_selector(Some(&serde_json::json!(["a"]))), None);
+        assert_eq!(label_selector(None), None);
+    }
+}

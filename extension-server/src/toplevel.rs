@@ -1,0 +1,227 @@
+//! A namespace as its top-level objects: what nothing owns and no primary
+//! labels, each with the count of objects below it and its rolled-up health.
+//!
+//! `kubectl get all` shows a namespace as hundreds of Pods, ReplicaSets and
+//! Secrets; this shows the handful of things someone created on purpose
+//! (a Database, a Deployment, a ConfigMap written by hand) and how each is
+//! doing. Every kind holding objects in the namespace is read with one LIST
+//! (the watch index says which kinds hold any; without it, every listable
+//! kind is listed), and only kinds the caller may `get` there are counted:
+//! the others are named as left out, like in every answer.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
+use primary_all::wire::{LeftOut, LeftOutReason, ObjectRef, TopLevelItem, TopLevelList, TreeNode};
+
+use crate::AppState;
+use crate::answer;
+use crate::authn::UserInfo;
+use crate::discovery::Kind;
+use crate::error::AppError;
+use crate::health;
+use crate::index::{Entry, Graph, kind_key};
+use crate::request::MAX_DEPTH;
+use crate::secondaries::CONCURRENT_LISTS;
+
+/// Answers `namespaces/{namespace}/toplevel` for `user`.
+///
+/// # Errors
+///
+/// 503 when discovery has not completed or kube-apiserver cannot be
+/// reached; a kind that cannot be read is left out, not an error.
+pub async fn answer(
+    state: &AppState,
+    user: &UserInfo,
+    namespace: &str,
+) -> Result<TopLevelList, AppError> {
+    let mut api_calls = 0;
+    let catalog = answer::catalog(state, &mut api_calls).await?;
+    let kinds = kinds_to_read(state, catalog.listable(), namespace);
+
+    // Which kinds may the caller read here? Asked before anything is read.
+    let mut readable = Vec::new();
+    let mut left_out = Vec::new();
+    for kind in kinds {
+        let decision = state
+            .authorizer
+            .can_get(user, &kind, Some(namespace), None)
+            .await
+            .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+        if decision.allowed {
+            readable.push(kind);
+        } else if holds_any(state, &kind, namespace).await {
+            left_out.push(forbidden(user, &kind, namespace));
+        }
+    }
+
+    let lists = futures::stream::iter(readable)
+        .map(|kind| {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(state.client.clone(), namespace, &kind.resource);
+            async move { (kind.clone(), api.list(&ListParams::default()).await) }
+        })
+        .buffer_unordered(CONCURRENT_LISTS)
+        .collect::<Vec<_>>()
+        .await;
+
+    let rules = state.rules.get();
+    let mut graph = Graph::default();
+    let mut objects: HashMap<String, DynamicObject> = HashMap::new();
+    for (kind, listed) in lists {
+        let items = match listed {
+            Ok(list) => list.items,
+            Err(err) => {
+                left_out.push(crate::secondaries::left_out(&kind, Some(namespace), &err));
+                continue;
+            }
+        };
+        let key = kind_key(&kind);
+        for mut object in items {
+            let Some((uid, entry)) = Entry::of(&key, &object.metadata) else {
+                continue;
+            };
+            object.types = Some(TypeMeta {
+                api_version: kind.resource.api_version.clone(),
+                kind: kind.resource.kind.clone(),
+            });
+            graph.apply(uid.clone(), entry);
+            objects.insert(uid, object);
+        }
+    }
+
+    let mut items: Vec<TopLevelItem> = objects
+        .iter()
+        .filter(|(_, o)| is_top_level(o))
+        .filter(|(_, o)| {
+            let types = o.types.clone().unwrap_or_default();
+            let group = types.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+            !rules.is_hidden(
+                group,
+                &types.kind,
+                o.metadata.name.as_deref().unwrap_or_default(),
+            )
+        })
+        .map(|(uid, object)| item(&graph, &objects, uid, object))
+        .collect();
+    items.sort_by(|a, b| (&a.object.kind, &a.object.name).cmp(&(&b.object.kind, &b.object.name)));
+    left_out.sort_by(|a, b| (&a.group, &a.resource).cmp(&(&b.group, &b.resource)));
+
+    Ok(TopLevelList {
+        api_version: primary_all::wire::API_VERSION.to_string(),
+        kind: primary_all::wire::TOP_LEVEL_LIST_KIND.to_string(),
+        namespace: namespace.to_string(),
+        items,
+        left_out,
+    })
+}
+
+/// The namespaced kinds to list: those the watch index has objects of in
+/// `namespace`, or (without an index) every listable namespaced kind.
+fn kinds_to_read(state: &AppState, listable: &[Kind], namespace: &str) -> Vec<Kind> {
+    let namespaced = listable.iter().filter(|k| k.is_namespaced());
+    match &state.index {
+        Some(index) => {
+            let held = index.graph().kinds_in(namespace);
+            namespaced
+                .filter(|k| held.contains(&kind_key(k)))
+                .cloned()
+                .collect()
+        }
+        None => namespaced.cloned().collect(),
+    }
+}
+
+/// Whether `kind` holds objects in `namespace`: the index knows (every kind
+/// it returned from [`kinds_to_read`] does); without it, one LIST of at most
+/// one object, with the server's own rights, tells.
+async fn holds_any(state: &AppState, kind: &Kind, namespace: &str) -> bool {
+    if state.index.is_some() {
+        return true;
+    }
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(state.client.clone(), namespace, &kind.resource);
+    api.list(&ListParams::default().limit(1))
+        .await
+        .is_ok_and(|l| !l.items.is_empty())
+}
+
+/// Nothing owns it and no primary labels it.
+fn is_top_level(object: &DynamicObject) -> bool {
+    object
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(Vec::is_empty)
+        && object
+            .metadata
+            .labels
+            .as_ref()
+            .is_none_or(|l| !l.contains_key(primary_all::PRIMARY_UID_LABEL))
+}
+
+/// One top-level object: the objects below it (every level, of the kinds
+/// read), and the worst health among them.
+fn item(
+    graph: &Graph,
+    objects: &HashMap<String, DynamicObject>,
+    uid: &str,
+    object: &DynamicObject,
+) -> TopLevelItem {
+    let below = graph.secondaries(uid, MAX_DEPTH);
+    // parent uid → its children, to rebuild the subtree for the roll-up.
+    let mut children: BTreeMap<&str, Vec<&DynamicObject>> = BTreeMap::new();
+    for (child, parent, _, _) in &below {
+        if let Some(o) = objects.get(child) {
+            children.entry(parent.as_str()).or_default().push(o);
+        }
+    }
+    let tree = node(object, &children);
+    let types = object.types.clone().unwrap_or_default();
+    TopLevelItem {
+        object: ObjectRef {
+            api_version: types.api_version,
+            kind: types.kind,
+            namespace: object.metadata.namespace.clone(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            link: None,
+        },
+        secondaries: u32::try_from(below.len()).unwrap_or(u32::MAX),
+        health: health::roll_up(&tree),
+    }
+}
+
+fn node(object: &DynamicObject, children: &BTreeMap<&str, Vec<&DynamicObject>>) -> TreeNode {
+    let uid = object.metadata.uid.as_deref().unwrap_or_default();
+    let types = object.types.clone().unwrap_or_default();
+    TreeNode {
+        api_version: types.api_version,
+        kind: types.kind,
+        namespace: object.metadata.namespace.clone(),
+        name: object.metadata.name.clone().unwrap_or_default(),
+        link: None,
+        health: Some(health::of(object)),
+        children: children
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .map(|child| node(child, children))
+            .collect(),
+    }
+}
+
+fn forbidden(user: &UserInfo, kind: &Kind, namespace: &str) -> LeftOut {
+    LeftOut {
+        group: kind.resource.group.clone(),
+        version: kind.resource.version.clone(),
+        kind: kind.resource.kind.clone(),
+        resource: kind.resource.plural.clone(),
+        namespace: Some(namespace.to_string()),
+        reason: LeftOutReason::Forbidden,
+        message: format!(
+            "User \"{}\" cannot get resource \"{}\" in API group \"{}\"",
+            user.name, kind.resource.plural, kind.resource.group
+        ),
+    }
+}

@@ -1,0 +1,148 @@
+//! `?watch=true` on a primary route: a new answer whenever it changes.
+//!
+//! A person watching a Database roll out wants to see its Pods turn ready
+//! without asking again every two seconds. The server already watches every
+//! kind for its index, so it knows when an object in an answer (or a new
+//! child of one) changes: the handler waits for such a change, lets a burst
+//! settle, answers again, and sends the answer when it differs from the last
+//! one. The stream is newline-delimited JSON watch events, as kube-apiserver
+//! sends them (`{"type": "ADDED" | "MODIFIED" | "ERROR", "object": …}`), and
+//! ends after `timeoutSeconds` (default five minutes), on shutdown, or when
+//! the caller goes away; clients reconnect, as they do for any watch.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use primary_all::wire::PrimaryWithSecondaries;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+use crate::AppState;
+use crate::answer;
+use crate::authn::UserInfo;
+use crate::error::{AppError, StatusBody};
+use crate::index::Change;
+use crate::request::{Params, PrimaryRef};
+
+/// How long a watch lasts when the caller names no `timeoutSeconds`.
+pub const DEFAULT_WATCH_SECONDS: u32 = 300;
+/// How long a burst of changes may settle before the answer is computed
+/// again: a rollout changes many objects within milliseconds.
+pub const SETTLE: Duration = Duration::from_millis(250);
+
+/// Streams `wanted`'s answer: once at once, then on every change.
+///
+/// # Errors
+///
+/// Before the stream starts, as for a primary route; and 400 without the
+/// watch index (`--strategy=indexed`), which is what tells of changes.
+pub async fn stream(
+    state: AppState,
+    user: UserInfo,
+    wanted: PrimaryRef,
+    params: Params,
+) -> Result<Response, AppError> {
+    let Some(index) = state.index.clone() else {
+        return Err(AppError::BadRequest(
+            "watch=true needs the server's watch index (--strategy=indexed)".to_string(),
+        ));
+    };
+    // Subscribed before the first answer, so no change falls in between.
+    let mut changes = index.subscribe();
+    let first = answer::primary(&state, &user, &wanted, &params).await?;
+    let seconds = params.timeout_seconds.unwrap_or(DEFAULT_WATCH_SECONDS);
+    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
+
+    let (tx, mut rx) = mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        let mut uids = uids_of(&first);
+        let mut last = serde_json::to_value(&first).unwrap_or_default();
+        if tx.send(event("ADDED", &first)).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => return,
+                () = tx.closed() => return,
+                () = shutting_down(&state) => return,
+                more = relevant(&mut changes, &uids) => if !more { return },
+            }
+            tokio::time::sleep(SETTLE).await;
+            while changes.try_recv().is_ok() {}
+            match answer::primary(&state, &user, &wanted, &params).await {
+                Ok(next) => {
+                    let value = serde_json::to_value(&next).unwrap_or_default();
+                    if value != last {
+                        uids = uids_of(&next);
+                        last = value;
+                        if tx.send(event("MODIFIED", &next)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(err) => {
+                    let _ = tx.send(event("ERROR", &StatusBody::failure(&err))).await;
+                    return;
+                }
+            }
+        }
+    });
+    let body = futures::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx).map(|line| line.map(Ok::<_, Infallible>))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// Waits for a change that touches the answer: an object in it, or a new
+/// child of one. `false` when the index is gone (the server is stopping).
+async fn relevant(changes: &mut broadcast::Receiver<Change>, uids: &HashSet<String>) -> bool {
+    loop {
+        match changes.recv().await {
+            Ok(change) if change.touches(uids) => return true,
+            Ok(_) => continue,
+            // Missed some: one of them may have mattered.
+            Err(broadcast::error::RecvError::Lagged(_)) => return true,
+            Err(broadcast::error::RecvError::Closed) => return false,
+        }
+    }
+}
+
+/// Resolves once SIGTERM has made the server unready, so that watches end
+/// before the drain instead of holding it open.
+async fn shutting_down(state: &AppState) {
+    while state.serving.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The uids of the primary and every secondary in `answer`.
+fn uids_of(answer: &PrimaryWithSecondaries) -> HashSet<String> {
+    std::iter::once(&answer.prim_res)
+        .chain(&answer.sec_res.items)
+        .filter_map(|o| o.metadata.uid.clone())
+        .collect()
+}
+
+/// A watch event, `type` first as kube-apiserver writes it.
+#[derive(serde::Serialize)]
+struct WatchEvent<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a T,
+}
+
+/// One line of the stream.
+fn event(kind: &str, object: &impl serde::Serialize) -> Bytes {
+    let mut line = serde_json::to_vec(&WatchEvent { kind, object }).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
