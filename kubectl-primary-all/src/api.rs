@@ -50,8 +50,17 @@ pub enum Error {
     },
 
     /// The cluster could not be reached or its answer not read.
-    #[error("Unable to connect to the server: {0}")]
-    Unreachable(#[source] kube::Error),
+    #[error("Unable to connect to the server {server}: {cause}")]
+    Unreachable {
+        /// `host:port` of the cluster.
+        server: String,
+        /// The innermost cause, which is the one that says what happened
+        /// (kube's outer errors only say "client error (Connect)").
+        cause: String,
+        /// The error itself.
+        #[source]
+        source: kube::Error,
+    },
 
     /// No usable kubeconfig.
     #[error("error: {0}")]
@@ -290,15 +299,33 @@ fn map_error(err: kube::Error, server: &str) -> Error {
     match err {
         kube::Error::Api(status) if is_group_missing(&status) => Error::NotInstalled {
             server: server.to_string(),
-            answer: format!("{} {}", status.code, status.message),
+            // kube-apiserver's plain text already starts with the code.
+            answer: if status.message.starts_with(&status.code.to_string()) {
+                status.message.clone()
+            } else {
+                format!("{} {}", status.code, status.message)
+            },
         },
         kube::Error::Api(status) => Error::Server(status),
         kube::Error::SerdeError(e) => Error::Decode(e),
         other if is_refused(&other) => Error::Refused {
             server: server.to_string(),
         },
-        other => Error::Unreachable(other),
+        other => Error::Unreachable {
+            server: server.to_string(),
+            cause: innermost(&other),
+            source: other,
+        },
     }
+}
+
+/// The message of the last error in the chain of sources.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    last.to_string()
 }
 
 /// kube-apiserver's own answers for a group nobody serves: a plain-text

@@ -228,11 +228,12 @@ fn tree_rows(
 fn rolled_up(health: &Health, root: &TreeNode, below: usize, color: bool) -> String {
     let word = paint(health.status.as_str(), health_style(health.status), color);
     if health.status == HealthStatus::Ready {
-        let objects = if below == 1 { "object" } else { "objects" };
-        return format!(
-            "{word}: {} and the {below} {objects} below it",
-            kind_name(&root.kind, &root.name)
-        );
+        let primary = kind_name(&root.kind, &root.name);
+        return match below {
+            0 => format!("{word}: {primary}, with nothing below it"),
+            1 => format!("{word}: {primary} and the object below it"),
+            n => format!("{word}: {primary} and the {n} objects below it"),
+        };
     }
     let path = if health.path.is_empty() {
         kind_name(&root.kind, &root.name)

@@ -16,8 +16,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
-use kube::api::PostParams;
 use kube::api::ObjectMeta;
+use kube::api::PostParams;
 use kube_test_utils::fixtures::{Database, DatabaseSpec};
 use primary_all::wire::{OwnerChain, PrimaryWithSecondaries};
 use serde_json::json;
@@ -121,7 +121,10 @@ async fn get_prints_a_database_and_everything_below_it_as_a_tree() -> anyhow::Re
     let stdout = String::from_utf8(output.stdout)?;
     let stderr = String::from_utf8(output.stderr)?;
     assert!(output.status.success(), "{stderr}");
-    assert!(!stdout.contains('\u{1b}'), "no escapes on a pipe: {stdout:?}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no escapes on a pipe: {stdout:?}"
+    );
     insta::assert_snapshot!(stdout);
 
     namespace.delete().await?;
@@ -147,7 +150,15 @@ async fn get_o_json_prints_the_servers_answer() -> anyhow::Result<()> {
 
     // When it is asked for with -o json, by its plural and group
     let output = kubectl_primary_all()
-        .args(["get", "databases.example.com", "db-1", "-n", ns, "-o", "json"])
+        .args([
+            "get",
+            "databases.example.com",
+            "db-1",
+            "-n",
+            ns,
+            "-o",
+            "json",
+        ])
         .output()
         .await?;
 
@@ -236,7 +247,15 @@ async fn owners_climbs_from_a_leaf_to_the_database() -> anyhow::Result<()> {
 
     // And -o json is the server's OwnerChain, nearest owner first
     let output = kubectl_primary_all()
-        .args(["owners", "configmap", "db-1-replica-config", "-n", ns, "-o", "json"])
+        .args([
+            "owners",
+            "configmap",
+            "db-1-replica-config",
+            "-n",
+            ns,
+            "-o",
+            "json",
+        ])
         .output()
         .await?;
     let chain: OwnerChain = serde_json::from_slice(&output.stdout)?;
@@ -353,7 +372,10 @@ async fn a_user_who_may_not_read_secrets_sees_them_left_out() -> anyhow::Result<
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(!stdout.contains("db-1-credentials"), "{stdout}");
-    assert!(stdout.contains("left out: secrets (Forbidden: "), "{stdout}");
+    assert!(
+        stdout.contains("left out: secrets (Forbidden: "),
+        "{stdout}"
+    );
     insta::assert_snapshot!(stdout);
 
     namespace.delete().await?;
@@ -487,7 +509,10 @@ async fn colours_appear_on_a_terminal_and_not_on_a_pipe() -> anyhow::Result<()> 
 
     // Then the terminal shows the tree with the health words in colour
     assert!(screen.contains("db-1-config"), "{screen}");
-    assert!(screen.contains("\u{1b}["), "escapes on a terminal: {screen:?}");
+    assert!(
+        screen.contains("\u{1b}["),
+        "escapes on a terminal: {screen:?}"
+    );
 
     // And the same command on a pipe prints no escape at all
     let output = kubectl_primary_all()
