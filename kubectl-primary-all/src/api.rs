@@ -184,11 +184,25 @@ impl Api {
         query: &str,
     ) -> Result<impl Stream<Item = Result<WatchEvent<serde_json::Value>>> + use<>> {
         use futures::StreamExt;
-        let query = format!("{query}&watch=true");
-        let path = self.namespaced_path(kind, name, "", &query);
+        // The path names the kind and the field selector the object: the
+        // shape kube-apiserver authorizes as `watch` and lets run for as
+        // long as the server streams (a path naming the object is a `get`,
+        // which it cuts after a minute).
+        let query = format!(
+            "{query}&watch=true&fieldSelector=metadata.name%3D{}",
+            segment(name)
+        );
+        let path = with_query(
+            format!(
+                "{PREFIX}/namespaces/{}/{}",
+                segment(&self.namespace),
+                segment(kind)
+            ),
+            &query,
+        );
         let events = match self.client.request_events(get_request(&path)).await {
             Err(kube::Error::Api(status)) if is_cluster_scoped(&status) => {
-                let path = cluster_path(kind, name, "", &query);
+                let path = with_query(format!("{PREFIX}/{}", segment(kind)), &query);
                 self.client.request_events(get_request(&path)).await
             }
             other => other,

@@ -1,6 +1,9 @@
 //! `cargo xtask demo`: the main job, from nothing to a primary and its
 //! secondaries on screen, then the book.
 
+use std::path::Path;
+use std::process::Command;
+
 use anyhow::Result;
 
 use crate::book;
@@ -74,27 +77,56 @@ pub fn run(serve: bool) -> Result<()> {
     ]);
     progress::run(made)?;
 
-    let path = "/apis/primary-all/v1/example.com/v1/Database/default/db-1?view=tree&depth=3";
-    step(
-        "Asking",
-        format!("kube-apiserver for the primary with its secondaries: {path}"),
-    );
-    let mut get = control_plane::kubectl();
-    get.args(["get", "--raw", path]);
-    let answer: serde_json::Value = serde_json::from_str(&progress::output(get)?)?;
-    print_answer(&answer);
+    // What a person runs: the kubectl plugin, on PATH from this checkout.
+    step("Building", "the kubectl plugin (kubectl-primary_all)");
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.current_dir(paths::workspace_root()).args([
+        "build",
+        "--quiet",
+        "--locked",
+        "--package",
+        "kubectl-primary-all",
+    ]);
+    progress::run(build)?;
+    let bin = control_plane::extension::binary_path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let kubectl_dir = control_plane::binaries::binary("kubectl")
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = std::env::join_paths([bin.clone(), kubectl_dir.clone()].into_iter().chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?;
+    for args in [
+        &["primary-all", "get", "database/db-1", "-n", "default"][..],
+        &["primary-all", "toplevel", "-n", "default"][..],
+    ] {
+        step("Running", format!("kubectl {}", args.join(" ")));
+        println!();
+        // Not `control_plane::kubectl()`: kubectl finds a plugin only when
+        // its name comes before any flag, so the kubeconfig goes in the env.
+        let mut plugin = Command::new(control_plane::binaries::binary("kubectl"));
+        plugin
+            .env("PATH", &path)
+            .env("KUBECONFIG", paths::kubeconfig())
+            .args(args);
+        progress::run(plugin)?;
+        println!();
+    }
 
-    println!();
     println!("The cluster stays up. Try:");
     println!("  export KUBECONFIG={}", paths::kubeconfig().display());
-    let kubectl = control_plane::binaries::binary("kubectl");
     println!(
-        "  {} get databases.example.com db-1 -o yaml",
-        kubectl.display()
+        "  export PATH={}:{}:$PATH",
+        bin.display(),
+        kubectl_dir.display()
     );
+    println!("  kubectl primary-all get database/db-1 -o wide --watch");
+    println!("  kubectl primary-all owners configmap/db-1-config");
     println!(
-        "  {} get --raw /apis/primary-all/v1/namespaces/default/databases.example.com/db-1",
-        kubectl.display()
+        "  kubectl get --raw /apis/primary-all/v1/namespaces/default/databases.example.com/db-1"
     );
     println!("  cargo xtask cluster down    # when you are done");
     println!();
@@ -155,33 +187,4 @@ spec:
       containers: [{{name: pgbouncer, image: example.com/pgbouncer:1.23}}]
 "
     )
-}
-
-/// Prints the answer as a person reads it: the primary, then each secondary
-/// indented under what it hangs from, then anything left out.
-fn print_answer(answer: &serde_json::Value) {
-    fn walk(node: &serde_json::Value, depth: usize) {
-        let link = node["link"]
-            .as_str()
-            .map(|l| format!("  (by {l})"))
-            .unwrap_or_default();
-        println!(
-            "{}{}/{}{link}",
-            "    ".repeat(depth),
-            node["kind"].as_str().unwrap_or("?"),
-            node["name"].as_str().unwrap_or("?")
-        );
-        for child in node["children"].as_array().into_iter().flatten() {
-            walk(child, depth + 1);
-        }
-    }
-    println!();
-    walk(&answer["tree"], 1);
-    let count = answer["sec_res"]["items"].as_array().map_or(0, Vec::len);
-    println!(
-        "\n    {count} secondaries in one request (sec_res.items); the full objects are in the JSON."
-    );
-    for left in answer["leftOut"].as_array().into_iter().flatten() {
-        println!("    left out: {} ({})", left["resource"], left["reason"]);
-    }
 }

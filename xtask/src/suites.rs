@@ -11,6 +11,7 @@ use crate::control_plane;
 use crate::kind;
 use crate::paths;
 use crate::progress::{self, step};
+use crate::tools;
 
 /// Which cluster the cluster suites run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,6 +73,8 @@ pub fn run(cluster: Cluster) -> Result<()> {
         }
     };
 
+    // The plugin's terminal test renders under tmux.
+    tools::ensure_tmux()?;
     step(
         "Testing",
         format!("cluster suites against {}", kubeconfig.display()),

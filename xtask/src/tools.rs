@@ -70,3 +70,39 @@ impl Tool {
         Ok(binary)
     }
 }
+
+/// Makes sure tmux is installed: the plugin's terminal test runs it under
+/// tmux to see what a person sees. Installed from Debian's packages when
+/// missing (as root, or with sudo when there is one), with a clear error
+/// otherwise.
+pub fn ensure_tmux() -> Result<()> {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Ok(());
+    }
+    step("Installing", "tmux from Debian's packages (apt-get)");
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if as_root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    progress::run(apt(&["update", "-q"]))?;
+    progress::run(apt(&["install", "-y", "-q", "tmux"])).map_err(|err| {
+        err.context(
+            "tmux is needed by the plugin's terminal test: install it with `apt-get install tmux`",
+        )
+    })
+}
