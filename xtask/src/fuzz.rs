@@ -226,10 +226,18 @@ fn run_target(
         }
         if last_beat.elapsed() >= HEARTBEAT {
             let so_far = parse_outcome(&output).runs;
-            eprintln!(
-                "             … {target}: {so_far} inputs so far ({} of {seconds} s)",
-                human(started.elapsed())
-            );
+            if so_far == 0 {
+                // cargo-fuzz builds the target first (minutes, from cold).
+                eprintln!(
+                    "             … {target}: building with nightly ({} so far)",
+                    human(started.elapsed())
+                );
+            } else {
+                eprintln!(
+                    "             … {target}: {so_far} inputs so far ({} of {seconds} s)",
+                    human(started.elapsed())
+                );
+            }
             last_beat = Instant::now();
         }
     }
