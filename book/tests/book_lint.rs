@@ -29,7 +29,11 @@ fn includes(text: &str) -> Vec<(String, Option<String>)> {
     text.split("{{#include ")
         .skip(1)
         .filter_map(|rest| rest.split("}}").next())
-        .map(|target| match target.trim().rsplit_once(':') {
+        .map(|target| match target.trim().split_once(':') {
+            // `path:6:` or `path:2:10` is a line range, not an anchor.
+            Some((path, range)) if range.starts_with(|c: char| c.is_ascii_digit()) => {
+                (path.to_string(), None)
+            }
             Some((path, anchor)) => (path.to_string(), Some(anchor.to_string())),
             None => (target.trim().to_string(), None),
         })
