@@ -119,7 +119,7 @@ impl RequestHeaderConfig {
         self.verify_chain(leaf, intermediates)?;
         if !self.allowed_names.is_empty() {
             let cn = common_name(leaf).unwrap_or_default();
-            if !self.allowed_names.iter().any(|n| *n == cn) {
+            if !self.allowed_names.contains(&cn) {
                 return Err(AppError::Unauthorized(format!(
                     "client certificate CN {cn:?} is not an allowed front-proxy name"
                 )));

@@ -32,7 +32,7 @@ pub const FULL_OBJECT_CACHE_LIMIT: usize = 20_000;
 /// What the index keeps of one object: about a hundred bytes plus its names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The kind's key (`group/version/plural`) in [`MetaIndex::kinds`].
+    /// The kind's key (`group/version/plural`) in the index's map of watched kinds.
     pub kind: Arc<str>,
     /// Its namespace.
     pub namespace: Option<String>,

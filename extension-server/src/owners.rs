@@ -250,7 +250,7 @@ fn next_owner(
 ///
 /// # Errors
 ///
-/// As [`answer`] when the kind cannot be resolved.
+/// As [`answer()`] when the kind cannot be resolved.
 pub async fn is_cluster_scoped(state: &AppState, wanted: &PrimaryRef) -> Result<bool, AppError> {
     let mut api_calls = 0;
     let catalog = answer::catalog(state, &mut api_calls).await?;

@@ -84,7 +84,7 @@ pub fn format<A: Answer>(answer: &serde_json::Value, format: Format) -> Result<S
 ///
 /// # Errors
 ///
-/// As [`format`], and when the text is not JSON.
+/// As [`format()`], and when the text is not JSON.
 pub fn format_text<A: Answer>(text: &str, format: Format) -> Result<String, api::Error> {
     let answer: serde_json::Value = serde_json::from_str(text).map_err(api::Error::Decode)?;
     self::format::<A>(&answer, format)
