@@ -21,6 +21,18 @@ book:
 bench:
     cargo xtask bench
 
+# Load the primary route at 1 to 32 concurrent clients; writes target/load/ and the book's figures
+load:
+    cargo xtask load
+
+# Fuzz the path, query and header parsers for 60 s per target (needs a nightly toolchain)
+fuzz:
+    cargo xtask fuzz
+
+# Install the kubectl plugin, so that `kubectl primary-all …` works
+plugin:
+    cargo install --locked --path kubectl-primary-all
+
 # Review changed or new insta snapshots
 review:
     cargo insta review
