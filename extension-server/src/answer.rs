@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use kube::api::{Api, DynamicObject, TypeMeta};
-use primary_all::wire::{LeftOut, LeftOutReason, PrimaryWithSecondaries, SecondaryList, TreeNode};
+use primary_all::wire::{LeftOut, PrimaryWithSecondaries, SecondaryList, TreeNode};
 
 use crate::authn::UserInfo;
 use crate::discovery::{self, Catalog, Kind};
@@ -38,20 +38,7 @@ pub async fn primary(
     let (kind, catalog) = resolve(state, catalog, &wanted, &mut api_calls).await?;
     let namespace = check_scope(&kind, &wanted)?;
 
-    let decision = state
-        .authorizer
-        .can_get(user, &kind, namespace.as_deref(), Some(&wanted.name))
-        .await
-        .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
-    api_calls += decision.api_calls;
-    if !decision.allowed {
-        return Err(AppError::Forbidden(authz::forbidden_message(
-            user,
-            &kind,
-            namespace.as_deref(),
-            &wanted.name,
-        )));
-    }
+    api_calls += require_get(state, user, &kind, namespace.as_deref(), &wanted.name).await?;
 
     let (primary, primary_calls) = read_primary(
         state,
@@ -139,6 +126,29 @@ async fn follow_rules(
         .filter(|(_, level)| *level < depth)
         .collect();
     rules::apply(&state.client, catalog, &rules, &sources, &mut known).await
+}
+
+/// Refuses with 403, in kube-apiserver's words, unless `user` may `get`
+/// the object itself: nobody learns anything about an object they could not
+/// read. Returns the API calls the check cost (0 or 1).
+pub(crate) async fn require_get(
+    state: &AppState,
+    user: &UserInfo,
+    kind: &Kind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<u32, AppError> {
+    let decision = state
+        .authorizer
+        .can_get(user, kind, namespace, Some(name))
+        .await
+        .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+    if !decision.allowed {
+        return Err(AppError::Forbidden(authz::forbidden_message(
+            user, kind, namespace, name,
+        )));
+    }
+    Ok(decision.api_calls)
 }
 
 /// `wanted` with the version a `?version=` names; both naming different
@@ -345,17 +355,8 @@ pub(crate) async fn authorize(
         if allowed {
             visible.push(secondary);
         } else {
-            left_out.entry(key).or_insert_with(|| LeftOut {
-                group: secondary.kind.resource.group.clone(),
-                version: secondary.kind.resource.version.clone(),
-                kind: secondary.kind.resource.kind.clone(),
-                resource: secondary.kind.resource.plural.clone(),
-                namespace: namespace.clone(),
-                reason: LeftOutReason::Forbidden,
-                message: format!(
-                    "User \"{}\" cannot get resource \"{}\" in API group \"{}\"",
-                    user.name, secondary.kind.resource.plural, secondary.kind.resource.group,
-                ),
+            left_out.entry(key).or_insert_with(|| {
+                authz::forbidden_left_out(user, &secondary.kind, namespace.as_deref())
             });
         }
     }

@@ -15,6 +15,8 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::{Api, PostParams};
 
+use primary_all::wire::{LeftOut, LeftOutReason};
+
 use crate::authn::UserInfo;
 use crate::discovery::Kind;
 
@@ -151,6 +153,23 @@ impl Authorizer {
             cache.retain(|_, (_, _, at)| at.elapsed() < DECISION_TTL);
         }
         cache.insert(question, (allowed, reason, Instant::now()));
+    }
+}
+
+/// The entry of `leftOut` for a kind `user` may not `get` in `namespace`,
+/// in kube-apiserver's words; it names the kind, never an object.
+pub fn forbidden_left_out(user: &UserInfo, kind: &Kind, namespace: Option<&str>) -> LeftOut {
+    LeftOut {
+        group: kind.resource.group.clone(),
+        version: kind.resource.version.clone(),
+        kind: kind.resource.kind.clone(),
+        resource: kind.resource.plural.clone(),
+        namespace: namespace.map(str::to_string),
+        reason: LeftOutReason::Forbidden,
+        message: format!(
+            "User \"{}\" cannot get resource \"{}\" in API group \"{}\"",
+            user.name, kind.resource.plural, kind.resource.group
+        ),
     }
 }
 

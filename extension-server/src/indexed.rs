@@ -8,7 +8,7 @@ use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
 
 use crate::index::{MetaIndex, Reached};
 use crate::request::Consistency;
-use crate::secondaries::{Link, Scan, Secondary};
+use crate::secondaries::{Scan, Secondary};
 
 /// A kind's index key and a namespace: what one read covers.
 type KindInNamespace = (Arc<str>, Option<String>);
@@ -99,17 +99,8 @@ pub async fn secondaries(
                 api_version: kind.resource.api_version.clone(),
                 kind: kind.resource.kind.clone(),
             });
-            scan.secondaries.push(Secondary {
-                kind: kind.clone(),
-                object,
-                parent_uid: reached.parent,
-                link: if reached.owned {
-                    Link::OwnerReference
-                } else {
-                    Link::Label
-                },
-                level: reached.level,
-            });
+            scan.secondaries
+                .push(Secondary::reached(kind.clone(), object, reached));
         }
     }
     index.remember(&fetched_all);

@@ -45,19 +45,7 @@ pub async fn answer(
     let catalog = answer::catalog(state, &mut api_calls).await?;
     let (kind, catalog) = answer::resolve(state, catalog, &wanted, &mut api_calls).await?;
     let namespace = answer::check_scope(&kind, &wanted)?;
-    let decision = state
-        .authorizer
-        .can_get(user, &kind, namespace.as_deref(), Some(&wanted.name))
-        .await
-        .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
-    if !decision.allowed {
-        return Err(AppError::Forbidden(authz::forbidden_message(
-            user,
-            &kind,
-            namespace.as_deref(),
-            &wanted.name,
-        )));
-    }
+    answer::require_get(state, user, &kind, namespace.as_deref(), &wanted.name).await?;
     let (mut current, _) = answer::read_primary(
         state,
         &kind,
@@ -97,18 +85,11 @@ pub async fn answer(
             .await
             .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
         if !decision.allowed {
-            left_out.push(LeftOut {
-                group: owner_kind.resource.group.clone(),
-                version: owner_kind.resource.version.clone(),
-                kind: owner_kind.resource.kind.clone(),
-                resource: owner_kind.resource.plural.clone(),
-                namespace: owner_namespace.clone(),
-                reason: LeftOutReason::Forbidden,
-                message: format!(
-                    "User \"{}\" cannot get resource \"{}\" in API group \"{}\"",
-                    user.name, owner_kind.resource.plural, owner_kind.resource.group
-                ),
-            });
+            left_out.push(authz::forbidden_left_out(
+                user,
+                &owner_kind,
+                owner_namespace.as_deref(),
+            ));
             break;
         }
         let api: Api<DynamicObject> = match &owner_namespace {

@@ -14,7 +14,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use primary_all::wire::{LeftOut, LeftOutReason};
 
 use crate::discovery::{Catalog, Kind};
-use crate::index::{Entry, Graph, kind_key};
+use crate::index::{Entry, Graph, Reached, kind_key};
 
 /// How many LISTs run at once: enough to hide round trips, few enough not to
 /// trip kube-apiserver's priority and fairness for one request.
@@ -55,6 +55,24 @@ pub struct Secondary {
     pub link: Link,
     /// 1 for direct secondaries, 2 for theirs, and so on.
     pub level: u32,
+}
+
+impl Secondary {
+    /// The object a walk of the ownership graph reached, where the walk
+    /// found it: below an owner, or labelled by the primary.
+    pub fn reached(kind: Kind, object: DynamicObject, reached: Reached) -> Self {
+        Self {
+            kind,
+            object,
+            parent_uid: reached.parent,
+            link: if reached.owned {
+                Link::OwnerReference
+            } else {
+                Link::Label
+            },
+            level: reached.level,
+        }
+    }
 }
 
 /// What a scan found.
@@ -161,17 +179,7 @@ pub fn walk(
         .into_iter()
         .filter_map(|reached| {
             let (kind, object) = by_uid.remove(&reached.uid)?;
-            Some(Secondary {
-                kind,
-                object,
-                parent_uid: reached.parent,
-                link: if reached.owned {
-                    Link::OwnerReference
-                } else {
-                    Link::Label
-                },
-                level: reached.level,
-            })
+            Some(Secondary::reached(kind, object, reached))
         })
         .collect()
 }

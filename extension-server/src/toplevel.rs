@@ -13,10 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
-use primary_all::wire::{LeftOut, LeftOutReason, ObjectRef, TopLevelItem, TopLevelList, TreeNode};
+use primary_all::wire::{ObjectRef, TopLevelItem, TopLevelList, TreeNode};
 
 use crate::AppState;
-use crate::answer;
 use crate::authn::UserInfo;
 use crate::discovery::Kind;
 use crate::error::AppError;
@@ -24,6 +23,7 @@ use crate::health;
 use crate::index::{Entry, Graph, Reached, kind_key};
 use crate::request::MAX_DEPTH;
 use crate::secondaries::CONCURRENT_LISTS;
+use crate::{answer, authz};
 
 /// Answers `namespaces/{namespace}/toplevel` for `user`.
 ///
@@ -52,7 +52,7 @@ pub async fn answer(
         if decision.allowed {
             readable.push(kind);
         } else if holds_any(state, &kind, namespace).await {
-            left_out.push(forbidden(user, &kind, namespace));
+            left_out.push(authz::forbidden_left_out(user, &kind, Some(namespace)));
         }
     }
 
@@ -238,20 +238,5 @@ fn node(object: &DynamicObject, children: &BTreeMap<&str, Vec<&DynamicObject>>) 
         link: None,
         health: Some(health::of(object)),
         children: kids,
-    }
-}
-
-fn forbidden(user: &UserInfo, kind: &Kind, namespace: &str) -> LeftOut {
-    LeftOut {
-        group: kind.resource.group.clone(),
-        version: kind.resource.version.clone(),
-        kind: kind.resource.kind.clone(),
-        resource: kind.resource.plural.clone(),
-        namespace: Some(namespace.to_string()),
-        reason: LeftOutReason::Forbidden,
-        message: format!(
-            "User \"{}\" cannot get resource \"{}\" in API group \"{}\"",
-            user.name, kind.resource.plural, kind.resource.group
-        ),
     }
 }
