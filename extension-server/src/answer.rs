@@ -54,7 +54,7 @@ pub async fn primary(
         format!("{}/{}", kind.qualified_resource(), wanted.name),
     );
 
-    let scan = match &state.index {
+    let scan = match state.synced_index() {
         Some(index) => {
             let uid = primary.metadata.uid.clone().unwrap_or_default();
             indexed::secondaries(index, &uid, params.depth, params.consistency).await
@@ -283,7 +283,7 @@ pub(crate) async fn read_primary(
     name: &str,
     consistency: request::Consistency,
 ) -> Result<(DynamicObject, u32), AppError> {
-    if let (request::Consistency::Cached, Some(index)) = (consistency, &state.index) {
+    if let (request::Consistency::Cached, Some(index)) = (consistency, state.synced_index()) {
         let key = crate::index::kind_key(kind);
         let cached = {
             let graph = index.graph();

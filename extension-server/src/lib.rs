@@ -113,6 +113,18 @@ impl AppState {
 /// sooner that it should try again.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+impl AppState {
+    /// The watch index, when there is one and every watch has listed its
+    /// kind since it last failed. An index that is catching up (after
+    /// kube-apiserver restarted, say) may miss what changed meanwhile, and
+    /// kube-apiserver does not ask `/readyz` before proxying; so until it
+    /// has caught up, requests are answered the way `--strategy=scan`
+    /// answers them: slower, never silently incomplete.
+    pub fn synced_index(&self) -> Option<&Arc<index::MetaIndex>> {
+        self.index.as_ref().filter(|index| index.is_synced())
+    }
+}
+
 /// The path prefix of the group version this server serves.
 pub const PREFIX: &str = "/apis/primary-all/v1";
 

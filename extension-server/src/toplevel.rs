@@ -107,7 +107,7 @@ pub async fn answer(
             // The server's index sees every kind, so its walk passes owners
             // of kinds the caller may not read; without it, only what was
             // listed can be walked.
-            let below = match &state.index {
+            let below = match state.synced_index() {
                 Some(index) => index.graph().secondaries(uid, MAX_DEPTH),
                 None => graph.secondaries(uid, MAX_DEPTH),
             };
@@ -130,7 +130,7 @@ pub async fn answer(
 /// `namespace`, or (without an index) every listable namespaced kind.
 fn kinds_to_read(state: &AppState, listable: &[Kind], namespace: &str) -> Vec<Kind> {
     let namespaced = listable.iter().filter(|k| k.is_namespaced());
-    match &state.index {
+    match state.synced_index() {
         Some(index) => {
             let held = index.graph().kinds_in(namespace);
             namespaced
@@ -146,7 +146,7 @@ fn kinds_to_read(state: &AppState, listable: &[Kind], namespace: &str) -> Vec<Ki
 /// it returned from [`kinds_to_read`] does); without it, one LIST of at most
 /// one object, with the server's own rights, tells.
 async fn holds_any(state: &AppState, kind: &Kind, namespace: &str) -> bool {
-    if state.index.is_some() {
+    if state.synced_index().is_some() {
         return true;
     }
     let api: Api<DynamicObject> =
