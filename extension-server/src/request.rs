@@ -930,7 +930,14 @@ mod tests {
             if let Err(err) = parse_path(path) {
                 assert!(matches!(err, AppError::BadRequest(_)), "{input:?}: {err:?}");
             }
-            if let Err(err) = parse_params(query) {
+            let name_selected = match parse_params(query) {
+                Ok(params) => params.name_selected,
+                Err(err) => {
+                    assert!(matches!(err, AppError::BadRequest(_)), "{input:?}: {err:?}");
+                    None
+                }
+            };
+            if let Err(err) = parse_route(path, name_selected.as_deref()) {
                 assert!(matches!(err, AppError::BadRequest(_)), "{input:?}: {err:?}");
             }
             files += 1;

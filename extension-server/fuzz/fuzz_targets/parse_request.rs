@@ -1,11 +1,12 @@
-//! Arbitrary bytes, read as a path below `/apis/primary-all/v1/` and a query
-//! split at the first `?`: the parser must never panic, and every input it
-//! refuses must be a 400 BadRequest (a 500 or another code would be a bug).
+//! Arbitrary bytes, read as a path below `/apis/primary-all/v1/` (as a
+//! primary and as any route) and a query split at the first `?`: the parser
+//! must never panic, and every input it refuses must be a 400 BadRequest (a
+//! 500 or another code would be a bug).
 
 #![no_main]
 
 use extension_server::error::AppError;
-use extension_server::request::{parse_params, parse_path};
+use extension_server::request::{parse_params, parse_path, parse_route};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
@@ -20,10 +21,21 @@ fuzz_target!(|bytes: &[u8]| {
             "{path:?} gave {err:?}"
         );
     }
-    if let Err(err) = parse_params(query) {
+    let name_selected = match parse_params(query) {
+        Ok(params) => params.name_selected,
+        Err(err) => {
+            assert!(
+                matches!(err, AppError::BadRequest(_)),
+                "{query:?} gave {err:?}"
+            );
+            None
+        }
+    };
+    // Every route (owners, toplevel, a kind with a selected name), too.
+    if let Err(err) = parse_route(path, name_selected.as_deref()) {
         assert!(
             matches!(err, AppError::BadRequest(_)),
-            "{query:?} gave {err:?}"
+            "{path:?} gave {err:?}"
         );
     }
 });
