@@ -8,7 +8,7 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
-use kube::api::{DynamicObject, ObjectMeta, PostParams};
+use kube::api::{ObjectMeta, PostParams};
 use kube_test_utils::fixtures::{Database, DatabaseSpec};
 use primary_all::{CacheSecondaries, GetLatestWithSecondariesExt, SecondaryParams};
 
@@ -243,7 +243,7 @@ async fn with_etcd_status_an_oversized_cache_is_refused_and_nothing_is_written()
     // And a cache grown past etcd's 1.5 MiB request limit (16 objects of 100 KiB)
     let config_maps = kube::api::ApiResource::erase::<ConfigMap>(&());
     for i in 0..16 {
-        let mut big = DynamicObject::new(&format!("big-{i}"), &config_maps);
+        let mut big = kube::api::DynamicObject::new(&format!("big-{i}"), &config_maps);
         big.data = serde_json::json!({ "data": { "blob": "x".repeat(100 * 1024) } });
         db.cache_secondary_mut().push(big);
     }
