@@ -203,26 +203,8 @@ pub(crate) async fn resolve(
     wanted: &PrimaryRef,
     api_calls: &mut u32,
 ) -> Result<(Kind, Arc<Catalog>), AppError> {
-    if let Some(kind) = catalog.resolve(wanted) {
+    if let Some(kind) = lookup(&catalog, wanted)? {
         return Ok((kind, catalog));
-    }
-    // `database/db-1`, as kubectl users type it: a kind of any group, when
-    // exactly one group has it.
-    if wanted.group.is_empty() && wanted.version.is_none() {
-        let candidates = catalog.resolve_in_any_group(&wanted.kind);
-        match candidates.as_slice() {
-            [kind] => return Ok((kind.clone(), catalog)),
-            [] => {}
-            several => {
-                let names: Vec<String> = several.iter().map(Kind::qualified_resource).collect();
-                return Err(AppError::BadRequest(format!(
-                    "{:?} is ambiguous: it names {}; name the group, as in {}",
-                    wanted.kind,
-                    names.join(", "),
-                    names[0]
-                )));
-            }
-        }
     }
     if state.strategy != Strategy::ListAll
         && let Ok(Some(fresh)) = state.discovery.refresh_if_stale().await
@@ -231,9 +213,17 @@ pub(crate) async fn resolve(
             index.follow(&fresh);
         }
         *api_calls += 2;
-        if let Some(kind) = fresh.resolve(wanted) {
+        if let Some(kind) = lookup(&fresh, wanted)? {
             return Ok((kind, fresh));
         }
+    }
+    // Named without group or version, every group was searched: say so as
+    // kubectl does, without pretending only the core group was.
+    if wanted.group.is_empty() && wanted.version.is_none() {
+        return Err(AppError::NotFound(format!(
+            "the server doesn't have a resource type \"{}\"",
+            wanted.kind
+        )));
     }
     let group = if wanted.group.is_empty() {
         "core".to_string()
@@ -249,6 +239,31 @@ pub(crate) async fn resolve(
         "the server doesn't have a resource type \"{}\" in {group}{version}",
         wanted.kind
     )))
+}
+
+/// The kind `wanted` names in `catalog`: by group, version and kind or
+/// plural; or, named without a group (`database/db-1`, as kubectl users type
+/// it), the kind of any group when exactly one group has it.
+fn lookup(catalog: &Catalog, wanted: &PrimaryRef) -> Result<Option<Kind>, AppError> {
+    if let Some(kind) = catalog.resolve(wanted) {
+        return Ok(Some(kind));
+    }
+    if !wanted.group.is_empty() || wanted.version.is_some() {
+        return Ok(None);
+    }
+    match catalog.resolve_in_any_group(&wanted.kind).as_slice() {
+        [] => Ok(None),
+        [kind] => Ok(Some(kind.clone())),
+        several => {
+            let names: Vec<String> = several.iter().map(Kind::qualified_resource).collect();
+            Err(AppError::BadRequest(format!(
+                "{:?} is ambiguous: it names {}; name the group, as in {}",
+                wanted.kind,
+                names.join(", "),
+                names[0]
+            )))
+        }
+    }
 }
 
 /// A namespaced kind needs a namespace, a cluster-scoped one must have none.

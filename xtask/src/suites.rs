@@ -81,7 +81,8 @@ pub fn run(cluster: Cluster) -> Result<()> {
     );
     // With every feature, so the extension's etcd-status tests run too; the
     // fast suites above ran without, so both configurations are tested.
-    let mut cluster_tests = cargo_test(&["--all-features"], &["--ignored"]);
+    // `--no-fail-fast`: one failing binary must not hide the others' results.
+    let mut cluster_tests = cargo_test(&["--all-features", "--no-fail-fast"], &["--ignored"]);
     cluster_tests
         .env("KUBECONFIG", &kubeconfig)
         .envs(direct.clone());
