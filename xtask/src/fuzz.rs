@@ -58,12 +58,12 @@ pub fn run(seconds: u64, only: Option<&str>) -> Result<()> {
     step(
         "Building",
         format!(
-            "the fuzz targets with nightly and AddressSanitizer (a fresh clone takes minutes): {}",
+            "the fuzz targets with nightly and AddressSanitizer (minutes the first time on a machine): {}",
             targets.join(", ")
         ),
     );
     let mut build = fuzz_command(&cargo_fuzz, &nightly_bin, &fuzz_dir);
-    build.args(["build"]);
+    build.arg("build").arg("--target-dir").arg(target_dir());
     let took = progress::run_counting_lines(build, "cargo fuzz build", "lines of output")?;
     step("Built", format!("the fuzz targets in {}", human(took)));
 
@@ -135,6 +135,14 @@ fn nightly_bin_dir() -> Result<PathBuf> {
         .context("`rustup which cargo` printed no path")
 }
 
+/// Where the targets are built. The nightly build with AddressSanitizer
+/// takes minutes from cold, so it lives in the per-user cache like the other
+/// slow builds, and a fresh clone (CI's) rebuilds only the workspace's own
+/// crates.
+fn target_dir() -> std::path::PathBuf {
+    paths::user_cache_dir().join("fuzz-target")
+}
+
 /// Whether `rustup toolchain list` shows a nightly toolchain.
 fn has_nightly(toolchains: &str) -> bool {
     toolchains
@@ -185,12 +193,9 @@ fn run_target(
     let mut cmd = fuzz_command(cargo_fuzz, nightly_bin, fuzz_dir);
     // The first corpus directory is where libFuzzer writes what it learns:
     // the scratch one, so the repository's seeds stay as committed.
-    // The nightly build of the targets takes minutes from cold; it lives in
-    // the per-user cache like the other slow builds, so that a fresh clone
-    // (CI's) rebuilds only what changed.
     cmd.args(["run", target])
         .arg("--target-dir")
-        .arg(paths::user_cache_dir().join("fuzz-target"))
+        .arg(target_dir())
         .arg(&learned)
         .arg(&seeds)
         .arg("--")
