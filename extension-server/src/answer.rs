@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use kube::api::{Api, DynamicObject, TypeMeta};
+use kube::api::DynamicObject;
 use primary_all::wire::{LeftOut, PrimaryWithSecondaries, SecondaryList, TreeNode};
 
 use crate::authn::UserInfo;
@@ -312,24 +312,21 @@ pub(crate) async fn read_primary(
             return Ok((object, 0));
         }
     }
-    let api: Api<DynamicObject> = match namespace {
-        Some(ns) => Api::namespaced_with(state.client.clone(), ns, &kind.resource),
-        None => Api::all_with(state.client.clone(), &kind.resource),
-    };
-    let mut primary = api.get(name).await.map_err(|e| match e {
-        kube::Error::Api(status) if status.is_not_found() => AppError::NotFound(format!(
-            "{} \"{name}\" not found",
-            kind.qualified_resource()
-        )),
-        other => AppError::from_kube(
-            format!("failed to read {} {name:?}", kind.qualified_resource()),
-            other,
-        ),
-    })?;
-    primary.types = Some(TypeMeta {
-        api_version: kind.resource.api_version.clone(),
-        kind: kind.resource.kind.clone(),
-    });
+    let mut primary = kind
+        .api(state.client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(status) if status.is_not_found() => AppError::NotFound(format!(
+                "{} \"{name}\" not found",
+                kind.qualified_resource()
+            )),
+            other => AppError::from_kube(
+                format!("failed to read {} {name:?}", kind.qualified_resource()),
+                other,
+            ),
+        })?;
+    kind.stamp(&mut primary);
     if let Some(index) = &state.index {
         index.remember(std::slice::from_ref(&primary));
     }

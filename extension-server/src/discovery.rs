@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::Discovery;
+use kube::api::{Api, DynamicObject, TypeMeta};
 use kube::discovery::{ApiCapabilities, ApiResource, Scope, verbs};
 use tokio::sync::RwLock;
 
@@ -26,6 +27,25 @@ pub struct Kind {
 }
 
 impl Kind {
+    /// An `Api` for objects of this kind: in `namespace` when the kind is
+    /// namespaced, cluster-wide otherwise (a cluster-scoped kind has no
+    /// namespace to be read in, whatever the caller passes).
+    pub fn api(&self, client: kube::Client, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace.filter(|_| self.is_namespaced()) {
+            Some(ns) => Api::namespaced_with(client, ns, &self.resource),
+            None => Api::all_with(client, &self.resource),
+        }
+    }
+
+    /// Sets `apiVersion` and `kind` on an object of this kind: the items of
+    /// a LIST come without them, and answers carry them.
+    pub fn stamp(&self, object: &mut DynamicObject) {
+        object.types = Some(TypeMeta {
+            api_version: self.resource.api_version.clone(),
+            kind: self.resource.kind.clone(),
+        });
+    }
+
     /// Whether objects of this kind live in namespaces.
     pub fn is_namespaced(&self) -> bool {
         matches!(self.capabilities.scope, Scope::Namespaced)

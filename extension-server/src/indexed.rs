@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
+use kube::api::{DynamicObject, ListParams};
 
 use crate::index::{MetaIndex, Reached};
 use crate::request::Consistency;
@@ -56,10 +56,7 @@ pub async fn secondaries(
             }
         }
         if objects.len() < members.len() {
-            let api: Api<DynamicObject> = match (&namespace, kind.is_namespaced()) {
-                (Some(ns), true) => Api::namespaced_with(index.client(), ns, &kind.resource),
-                _ => Api::all_with(index.client(), &kind.resource),
-            };
+            let api = kind.api(index.client(), namespace.as_deref());
             scan.api_calls += 1;
             let read = if members.len() == 1 {
                 api.get_opt(&members[0].0)
@@ -95,10 +92,7 @@ pub async fn secondaries(
             let Some(mut object) = objects.remove(&reached.uid) else {
                 continue;
             };
-            object.types = Some(TypeMeta {
-                api_version: kind.resource.api_version.clone(),
-                kind: kind.resource.kind.clone(),
-            });
+            kind.stamp(&mut object);
             scan.secondaries
                 .push(Secondary::reached(kind.clone(), object, reached));
         }

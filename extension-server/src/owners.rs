@@ -10,7 +10,7 @@
 //! stops below the first that is not, and names its kind as left out, so a
 //! caller learns that something owns the object, never what.
 
-use kube::api::{Api, DynamicObject, TypeMeta};
+use kube::api::DynamicObject;
 use primary_all::PRIMARY_UID_LABEL;
 use primary_all::wire::{LeftOut, LeftOutReason, ObjectRef, OwnerChain};
 
@@ -92,10 +92,7 @@ pub async fn answer(
             ));
             break;
         }
-        let api: Api<DynamicObject> = match &owner_namespace {
-            Some(ns) => Api::namespaced_with(state.client.clone(), ns, &owner_kind.resource),
-            None => Api::all_with(state.client.clone(), &owner_kind.resource),
-        };
+        let api = owner_kind.api(state.client.clone(), owner_namespace.as_deref());
         let mut owner = match api.get_opt(&owner_name).await {
             Ok(Some(owner)) => owner,
             // A dangling reference: the garbage collector is about to
@@ -121,10 +118,7 @@ pub async fn answer(
                 ));
             }
         };
-        owner.types = Some(TypeMeta {
-            api_version: owner_kind.resource.api_version.clone(),
-            kind: owner_kind.resource.kind.clone(),
-        });
+        owner_kind.stamp(&mut owner);
         owners.push(object_ref(&owner, Some(link)));
         current = owner;
     }

@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
-use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde::Deserialize;
 
 use crate::discovery::{Catalog, Kind};
@@ -286,10 +286,7 @@ pub async fn apply(
                 if !known.insert(uid) {
                     continue;
                 }
-                object.types = Some(TypeMeta {
-                    api_version: kind.resource.api_version.clone(),
-                    kind: kind.resource.kind.clone(),
-                });
+                kind.stamp(&mut object);
                 found.secondaries.push(Secondary {
                     kind,
                     object,
@@ -322,10 +319,7 @@ async fn targets(
         let Some(selector) = label_selector(source.data.pointer(pointer)) else {
             return Vec::new();
         };
-        let api: Api<DynamicObject> = match namespace.filter(|_| to.is_namespaced()) {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &to.resource),
-            None => Api::all_with(client.clone(), &to.resource),
-        };
+        let api = to.api(client.clone(), namespace);
         *api_calls += 1;
         let listed = api
             .list(
@@ -380,12 +374,12 @@ async fn get(
     name: &str,
     api_calls: &mut u32,
 ) -> Option<DynamicObject> {
-    let api: Api<DynamicObject> = match namespace.filter(|_| kind.is_namespaced()) {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &kind.resource),
-        None => Api::all_with(client.clone(), &kind.resource),
-    };
     *api_calls += 1;
-    api.get_opt(name).await.ok().flatten()
+    kind.api(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// `{"app": "db", "tier": "data"}` → `app=db,tier=data`. An empty or

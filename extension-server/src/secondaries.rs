@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use futures::StreamExt;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{DynamicObject, ListParams};
 use primary_all::wire::{LeftOut, LeftOutReason};
 
 use crate::discovery::{Catalog, Kind};
@@ -100,11 +100,10 @@ pub async fn scan(
             let client = client.clone();
             let namespace = namespace.clone();
             async move {
-                let api: Api<DynamicObject> = match (&namespace, kind.is_namespaced()) {
-                    (Some(ns), true) => Api::namespaced_with(client, ns, &kind.resource),
-                    _ => Api::all_with(client, &kind.resource),
-                };
-                let result = api.list(&ListParams::default()).await;
+                let result = kind
+                    .api(client, namespace.as_deref())
+                    .list(&ListParams::default())
+                    .await;
                 (kind, result)
             }
         })
@@ -121,10 +120,7 @@ pub async fn scan(
         match list {
             Ok(list) => {
                 for mut object in list.items {
-                    object.types = Some(kube::api::TypeMeta {
-                        api_version: kind.resource.api_version.clone(),
-                        kind: kind.resource.kind.clone(),
-                    });
+                    kind.stamp(&mut object);
                     objects.push((kind.clone(), object));
                 }
             }

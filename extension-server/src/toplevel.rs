@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;
-use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
+use kube::api::{DynamicObject, ListParams};
 use primary_all::wire::{ObjectRef, TopLevelItem, TopLevelList, TreeNode};
 
 use crate::AppState;
@@ -58,8 +58,7 @@ pub async fn answer(
 
     let lists = futures::stream::iter(readable)
         .map(|kind| {
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(state.client.clone(), namespace, &kind.resource);
+            let api = kind.api(state.client.clone(), Some(namespace));
             async move { (kind.clone(), api.list(&ListParams::default()).await) }
         })
         .buffer_unordered(CONCURRENT_LISTS)
@@ -82,10 +81,7 @@ pub async fn answer(
             let Some((uid, entry)) = Entry::of(&key, &object.metadata) else {
                 continue;
             };
-            object.types = Some(TypeMeta {
-                api_version: kind.resource.api_version.clone(),
-                kind: kind.resource.kind.clone(),
-            });
+            kind.stamp(&mut object);
             graph.apply(uid.clone(), entry);
             objects.insert(uid, object);
         }
@@ -149,9 +145,8 @@ async fn holds_any(state: &AppState, kind: &Kind, namespace: &str) -> bool {
     if state.synced_index().is_some() {
         return true;
     }
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(state.client.clone(), namespace, &kind.resource);
-    api.list(&ListParams::default().limit(1))
+    kind.api(state.client.clone(), Some(namespace))
+        .list(&ListParams::default().limit(1))
         .await
         .is_ok_and(|l| !l.items.is_empty())
 }
