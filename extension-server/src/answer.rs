@@ -26,29 +26,17 @@ pub async fn primary(
     wanted: &PrimaryRef,
     params: &Params,
 ) -> Result<PrimaryWithSecondaries, AppError> {
-    let wanted = with_version(wanted.clone(), params)?;
     if params.consistency == request::Consistency::Cached && state.index.is_none() {
         return Err(AppError::BadRequest(
             "consistency=cached needs the server's watch cache (--strategy=indexed)".to_string(),
         ));
     }
-    let mut api_calls: u32 = 0;
-
-    let catalog = catalog(state, &mut api_calls).await?;
-    let (kind, catalog) = resolve(state, catalog, &wanted, &mut api_calls).await?;
-    let namespace = check_scope(&kind, &wanted)?;
-
-    api_calls += require_get(state, user, &kind, namespace.as_deref(), &wanted.name).await?;
-
-    let (primary, primary_calls) = read_primary(
-        state,
-        &kind,
-        namespace.as_deref(),
-        &wanted.name,
-        params.consistency,
-    )
-    .await?;
-    api_calls += primary_calls;
+    let Located {
+        kind,
+        catalog,
+        object: primary,
+        mut api_calls,
+    } = locate(state, user, wanted, params).await?;
     tracing::Span::current().record(
         "primary",
         format!("{}/{}", kind.qualified_resource(), wanted.name),
@@ -99,6 +87,49 @@ pub async fn primary(
         consistency: params.consistency.as_str().to_string(),
         tree,
         health: Some(health),
+    })
+}
+
+/// An object a path names, read for a caller who may `get` it.
+pub(crate) struct Located {
+    /// Its kind.
+    pub kind: Kind,
+    /// The catalog the kind was resolved with (a scan lists its kinds).
+    pub catalog: Arc<Catalog>,
+    /// The object, with `apiVersion` and `kind`.
+    pub object: DynamicObject,
+    /// The API calls it took.
+    pub api_calls: u32,
+}
+
+/// The start of every route that names an object: resolve its kind, check
+/// the scope, refuse unless `user` may `get` it, and read it (a quorum read,
+/// or the cached copy with `consistency=cached`).
+pub(crate) async fn locate(
+    state: &AppState,
+    user: &UserInfo,
+    wanted: &PrimaryRef,
+    params: &Params,
+) -> Result<Located, AppError> {
+    let wanted = with_version(wanted.clone(), params)?;
+    let mut api_calls = 0;
+    let catalog = catalog(state, &mut api_calls).await?;
+    let (kind, catalog) = resolve(state, catalog, &wanted, &mut api_calls).await?;
+    let namespace = check_scope(&kind, &wanted)?;
+    api_calls += require_get(state, user, &kind, namespace.as_deref(), &wanted.name).await?;
+    let (object, read_calls) = read_primary(
+        state,
+        &kind,
+        namespace.as_deref(),
+        &wanted.name,
+        params.consistency,
+    )
+    .await?;
+    Ok(Located {
+        kind,
+        catalog,
+        object,
+        api_calls: api_calls + read_calls,
     })
 }
 
@@ -153,10 +184,7 @@ pub(crate) async fn require_get(
 
 /// `wanted` with the version a `?version=` names; both naming different
 /// versions is a bad request.
-pub(crate) fn with_version(
-    mut wanted: PrimaryRef,
-    params: &Params,
-) -> Result<PrimaryRef, AppError> {
+fn with_version(mut wanted: PrimaryRef, params: &Params) -> Result<PrimaryRef, AppError> {
     if let Some(version) = &params.version {
         match &wanted.version {
             Some(in_path) if in_path != version => {
@@ -267,7 +295,7 @@ fn lookup(catalog: &Catalog, wanted: &PrimaryRef) -> Result<Option<Kind>, AppErr
 }
 
 /// A namespaced kind needs a namespace, a cluster-scoped one must have none.
-pub(crate) fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppError> {
+fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppError> {
     match (kind.is_namespaced(), &wanted.namespace) {
         (true, Some(ns)) => Ok(Some(ns.clone())),
         (false, None) => Ok(None),
@@ -291,7 +319,7 @@ pub(crate) fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<Str
 ///
 /// With `consistency=cached`, a copy whose resourceVersion the watch cache
 /// confirms is used instead, and the read costs no API call.
-pub(crate) async fn read_primary(
+async fn read_primary(
     state: &AppState,
     kind: &Kind,
     namespace: Option<&str>,

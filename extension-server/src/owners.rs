@@ -40,20 +40,9 @@ pub async fn answer(
     wanted: &PrimaryRef,
     params: &Params,
 ) -> Result<OwnerChain, AppError> {
-    let wanted = answer::with_version(wanted.clone(), params)?;
-    let mut api_calls = 0;
-    let catalog = answer::catalog(state, &mut api_calls).await?;
-    let (kind, catalog) = answer::resolve(state, catalog, &wanted, &mut api_calls).await?;
-    let namespace = answer::check_scope(&kind, &wanted)?;
-    answer::require_get(state, user, &kind, namespace.as_deref(), &wanted.name).await?;
-    let (mut current, _) = answer::read_primary(
-        state,
-        &kind,
-        namespace.as_deref(),
-        &wanted.name,
-        params.consistency,
-    )
-    .await?;
+    let located = answer::locate(state, user, wanted, params).await?;
+    let catalog = located.catalog;
+    let mut current = located.object;
 
     let object = object_ref(&current, None);
     let mut owners = Vec::new();
