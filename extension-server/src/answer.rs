@@ -74,7 +74,15 @@ pub async fn primary(
     state.metrics.api_calls.observe(f64::from(api_calls));
     state.metrics.api_calls_total.inc_by(u64::from(api_calls));
 
-    let tree = tree(&primary, &visible, &parents);
+    let members: Vec<Member<'_>> = visible
+        .iter()
+        .map(|s| Member {
+            object: &s.object,
+            parent: &s.parent_uid,
+            link: s.link.to_word(),
+        })
+        .collect();
+    let tree = tree(&primary, &members, &parents);
     let health = health::roll_up(&tree);
     let tree = (params.view == View::Tree).then_some(tree);
     Ok(PrimaryWithSecondaries {
@@ -427,49 +435,56 @@ pub(crate) fn strip(mut object: DynamicObject) -> DynamicObject {
     object
 }
 
-/// The secondaries nested under their owners. A secondary whose owner the
-/// caller may not see hangs under its nearest visible ancestor, found in
-/// `parents` (the uid of every secondary, visible or not, to the uid it
-/// hangs below).
+/// One object to place in a tree: the uid it hangs below, and why.
+pub struct Member<'a> {
+    /// The object, with `apiVersion` and `kind`.
+    pub object: &'a DynamicObject,
+    /// The uid of the object it hangs below.
+    pub parent: &'a str,
+    /// Why it hangs there (`ownerReference`, `label`, `rule:…`).
+    pub link: String,
+}
+
+/// `root` with `members` nested below their parents, each node with its
+/// own health, children sorted by kind and name. A member whose parent is
+/// not shown (the caller may not read it) hangs under its nearest ancestor
+/// that is, found through `parents` (every uid, hidden ones too, to the uid
+/// above it), or under the root.
 pub fn tree(
-    primary: &DynamicObject,
-    visible: &[Secondary],
+    root: &DynamicObject,
+    members: &[Member<'_>],
     parents: &HashMap<String, String>,
 ) -> TreeNode {
-    let primary_uid = primary.metadata.uid.clone().unwrap_or_default();
-    let mut children: HashMap<String, Vec<&Secondary>> = HashMap::new();
-    let visible_uids: std::collections::HashSet<String> = visible
+    let root_uid = root.metadata.uid.as_deref().unwrap_or_default();
+    let member_uids: HashSet<&str> = members
         .iter()
-        .filter_map(|s| s.object.metadata.uid.clone())
+        .filter_map(|m| m.object.metadata.uid.as_deref())
         .collect();
-    let shown = |uid: &String| *uid == primary_uid || visible_uids.contains(uid);
-    for secondary in visible {
+    let shown = |uid: &str| uid == root_uid || member_uids.contains(uid);
+    let mut children: HashMap<&str, Vec<&Member<'_>>> = HashMap::new();
+    for member in members {
         // Up past the owners the caller may not see; bounded, for cycles.
-        let mut parent = &secondary.parent_uid;
+        let mut parent = member.parent;
         for _ in 0..parents.len() {
             match parents.get(parent) {
                 Some(up) if !shown(parent) => parent = up,
                 _ => break,
             }
         }
-        let parent = if shown(parent) {
-            parent.clone()
-        } else {
-            primary_uid.clone()
-        };
-        children.entry(parent).or_default().push(secondary);
+        let parent = if shown(parent) { parent } else { root_uid };
+        children.entry(parent).or_default().push(member);
     }
     fn node(
         object: &DynamicObject,
         link: Option<&str>,
-        children: &HashMap<String, Vec<&Secondary>>,
+        children: &HashMap<&str, Vec<&Member<'_>>>,
     ) -> TreeNode {
-        let uid = object.metadata.uid.clone().unwrap_or_default();
+        let uid = object.metadata.uid.as_deref().unwrap_or_default();
         let mut kids: Vec<TreeNode> = children
-            .get(&uid)
+            .get(uid)
             .into_iter()
             .flatten()
-            .map(|s| node(&s.object, Some(&s.link.to_word()), children))
+            .map(|m| node(m.object, Some(&m.link), children))
             .collect();
         kids.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
         let types = object.types.clone().unwrap_or_default();
@@ -483,5 +498,5 @@ pub fn tree(
             children: kids,
         }
     }
-    node(primary, None, &children)
+    node(root, None, &children)
 }

@@ -209,6 +209,11 @@ fn entry_of(kind: &Arc<str>, meta: &PartialObjectMeta<DynamicObject>) -> Option<
 }
 
 impl Entry {
+    /// Nothing owns it and no primary labels it: the top of a namespace.
+    pub fn is_top_level(&self) -> bool {
+        self.owners.is_empty() && self.primary_label.is_none()
+    }
+
     /// The uid and entry of an object of kind `kind` (a [`kind_key`]), from
     /// its metadata; `None` without a uid or name.
     pub fn of(kind: &Arc<str>, m: &kube::api::ObjectMeta) -> Option<(String, Entry)> {

@@ -9,21 +9,22 @@
 //! kind is listed), and only kinds the caller may `get` there are counted:
 //! the others are named as left out, like in every answer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use futures::StreamExt;
 use kube::api::{DynamicObject, ListParams};
-use primary_all::wire::{ObjectRef, TopLevelItem, TopLevelList, TreeNode};
+use primary_all::wire::{ObjectRef, TopLevelItem, TopLevelList};
 
 use crate::AppState;
+use crate::answer::{self, Member};
 use crate::authn::UserInfo;
+use crate::authz;
 use crate::discovery::Kind;
 use crate::error::AppError;
 use crate::health;
 use crate::index::{Entry, Graph, Reached, kind_key};
 use crate::request::MAX_DEPTH;
 use crate::secondaries::CONCURRENT_LISTS;
-use crate::{answer, authz};
 
 /// Answers `namespaces/{namespace}/toplevel` for `user`.
 ///
@@ -89,7 +90,7 @@ pub async fn answer(
 
     let mut items: Vec<TopLevelItem> = objects
         .iter()
-        .filter(|(_, o)| is_top_level(o))
+        .filter(|(uid, _)| graph.get(uid).is_some_and(Entry::is_top_level))
         .filter(|(_, o)| {
             let types = o.types.clone().unwrap_or_default();
             let group = types.api_version.rsplit_once('/').map_or("", |(g, _)| g);
@@ -151,20 +152,6 @@ async fn holds_any(state: &AppState, kind: &Kind, namespace: &str) -> bool {
         .is_ok_and(|l| !l.items.is_empty())
 }
 
-/// Nothing owns it and no primary labels it.
-fn is_top_level(object: &DynamicObject) -> bool {
-    object
-        .metadata
-        .owner_references
-        .as_ref()
-        .is_none_or(Vec::is_empty)
-        && object
-            .metadata
-            .labels
-            .as_ref()
-            .is_none_or(|l| !l.contains_key(primary_all::PRIMARY_UID_LABEL))
-}
-
 /// One top-level object: the objects below it that the caller may read
 /// (every level), and the worst health among them. `below` is the walk
 /// from it, through objects of every kind, so that an object below an
@@ -175,30 +162,21 @@ fn item(
     objects: &HashMap<String, DynamicObject>,
     object: &DynamicObject,
 ) -> TopLevelItem {
-    let top = object.metadata.uid.clone().unwrap_or_default();
-    let parent_of: HashMap<&str, &str> = below
+    let parents: HashMap<String, String> = below
         .iter()
-        .map(|r| (r.uid.as_str(), r.parent.as_str()))
+        .map(|r| (r.uid.clone(), r.parent.clone()))
         .collect();
-    // parent uid → its children, to rebuild the subtree for the roll-up.
-    let mut children: BTreeMap<&str, Vec<&DynamicObject>> = BTreeMap::new();
-    let mut counted: u32 = 0;
-    for reached in below {
-        let Some(o) = objects.get(&reached.uid) else {
-            continue;
-        };
-        counted += 1;
-        let mut parent = reached.parent.as_str();
-        // Up past the owners the caller may not read; bounded, for cycles.
-        for _ in 0..below.len() {
-            if parent == top || objects.contains_key(parent) {
-                break;
-            }
-            parent = parent_of.get(parent).copied().unwrap_or(top.as_str());
-        }
-        children.entry(parent).or_default().push(o);
-    }
-    let tree = node(object, &children);
+    let members: Vec<Member<'_>> = below
+        .iter()
+        .filter_map(|r| {
+            Some(Member {
+                object: objects.get(&r.uid)?,
+                parent: &r.parent,
+                link: if r.owned { "ownerReference" } else { "label" }.to_string(),
+            })
+        })
+        .collect();
+    let tree = answer::tree(object, &members, &parents);
     let types = object.types.clone().unwrap_or_default();
     TopLevelItem {
         object: ObjectRef {
@@ -208,30 +186,7 @@ fn item(
             name: object.metadata.name.clone().unwrap_or_default(),
             link: None,
         },
-        secondaries: counted,
+        secondaries: u32::try_from(members.len()).unwrap_or(u32::MAX),
         health: health::roll_up(&tree),
-    }
-}
-
-fn node(object: &DynamicObject, children: &BTreeMap<&str, Vec<&DynamicObject>>) -> TreeNode {
-    let uid = object.metadata.uid.as_deref().unwrap_or_default();
-    let types = object.types.clone().unwrap_or_default();
-    // Sorted as an answer's tree is, so that a roll-up's tie (two children
-    // equally bad) always names the same path.
-    let mut kids: Vec<TreeNode> = children
-        .get(uid)
-        .into_iter()
-        .flatten()
-        .map(|child| node(child, children))
-        .collect();
-    kids.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
-    TreeNode {
-        api_version: types.api_version,
-        kind: types.kind,
-        namespace: object.metadata.namespace.clone(),
-        name: object.metadata.name.clone().unwrap_or_default(),
-        link: None,
-        health: Some(health::of(object)),
-        children: kids,
     }
 }
