@@ -1,17 +1,18 @@
 //! Putting an answer together: resolve, authorize, read, scan, filter.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use futures::{FutureExt, StreamExt};
 use kube::api::DynamicObject;
-use primary_all::wire::{LeftOut, PrimaryWithSecondaries, SecondaryList, TreeNode};
+use primary_all::wire::{LeftOut, LeftOutReason, PrimaryWithSecondaries, SecondaryList, TreeNode};
 
 use crate::authn::UserInfo;
 use crate::discovery::{self, Catalog, Kind};
 use crate::error::AppError;
 use crate::request::{self, Params, PrimaryRef, View};
 use crate::secondaries::{self, Secondary};
-use crate::{AppState, PREFIX, Strategy, authz, health, indexed, rules};
+use crate::{AppState, PREFIX, Strategy, authz, health, indexed, read, rules};
 
 /// Answers one primary route for `user`: `wanted` with its secondaries.
 ///
@@ -42,32 +43,49 @@ pub async fn primary(
         format!("{}/{}", kind.qualified_resource(), wanted.name),
     );
 
-    let scan = match state.synced_index() {
+    let scan = match &state.index {
         Some(index) => {
-            let uid = primary.metadata.uid.clone().unwrap_or_default();
-            indexed::secondaries(index, &uid, params.depth, params.consistency).await
+            indexed::secondaries(index, &primary, params.depth, params.consistency).await
         }
         None => secondaries::scan(&state.client, &catalog, &primary, params.depth).await,
     };
     api_calls += scan.api_calls;
     let mut found = scan.secondaries;
+    let mut failed = scan.failed;
     let by_rules = follow_rules(state, &catalog, &primary, &found, params.depth).await;
     api_calls += by_rules.api_calls;
+    let namespace = primary.metadata.namespace.as_deref();
+    for kind in &by_rules.truncated {
+        failed.push(secondaries::left_out(
+            kind,
+            namespace,
+            LeftOutReason::Truncated,
+        ));
+    }
+    for kind in &by_rules.failed {
+        failed.push(secondaries::left_out(
+            kind,
+            namespace,
+            LeftOutReason::Failed,
+        ));
+    }
     found.extend(by_rules.secondaries);
     // Where every secondary hangs, the forbidden ones too, for the tree.
     let parents: HashMap<String, String> = found
         .iter()
         .filter_map(|s| Some((s.object.metadata.uid.clone()?, s.parent_uid.clone())))
         .collect();
-    let (mut visible, mut left_out, sar_calls) = authorize(state, user, found).await?;
+    let (mut visible, mut left_out, sar_calls) = authorize(state, user, found, namespace).await?;
     // LISTs finish in any order; answers do not.
     visible.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     api_calls += sar_calls;
-    left_out.extend(
-        scan.failed
-            .into_iter()
-            .filter(|l| holds_nothing_visible(l, &visible)),
-    );
+    let failed: Vec<LeftOut> = failed
+        .into_iter()
+        .filter(|l| holds_nothing_visible(l, &visible))
+        .collect();
+    let (failed, sar_calls) = readable_left_out(state, user, &catalog, failed).await?;
+    api_calls += sar_calls;
+    left_out.extend(failed);
 
     tracing::Span::current().record("secondaries", visible.len());
     tracing::Span::current().record("api_calls", api_calls);
@@ -179,7 +197,7 @@ pub(crate) async fn require_get(
 ) -> Result<u32, AppError> {
     let decision = state
         .authorizer
-        .can_get(user, kind, namespace, Some(name))
+        .can_get(user, kind, namespace, name)
         .await
         .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
     if !decision.allowed {
@@ -322,8 +340,9 @@ fn check_scope(kind: &Kind, wanted: &PrimaryRef) -> Result<Option<String>, AppEr
     }
 }
 
-/// Reads the primary with a quorum read (a GET without resourceVersion goes
-/// to etcd): this is what "latest" means.
+/// Reads the primary with a consistent read (a LIST by name without
+/// resourceVersion, which kube-apiserver answers as fresh as a quorum read
+/// of etcd): this is what "latest" means.
 ///
 /// With `consistency=cached`, a copy whose resourceVersion the watch cache
 /// confirms is used instead, and the read costs no API call.
@@ -334,7 +353,7 @@ async fn read_primary(
     name: &str,
     consistency: request::Consistency,
 ) -> Result<(DynamicObject, u32), AppError> {
-    if let (request::Consistency::Cached, Some(index)) = (consistency, state.synced_index()) {
+    if let (request::Consistency::Cached, Some(index)) = (consistency, &state.index) {
         let key = crate::index::kind_key(kind);
         let cached = {
             let graph = index.graph();
@@ -348,67 +367,128 @@ async fn read_primary(
             return Ok((object, 0));
         }
     }
-    let mut primary = kind
-        .api(state.client.clone(), namespace)
-        .get(name)
+    let primary = read::one(&state.client, kind, namespace, name)
         .await
         .map_err(|e| match e {
-            kube::Error::Api(status) if status.is_not_found() => AppError::NotFound(format!(
+            read::ReadError::Invalid(why) => AppError::BadRequest(why),
+            read::ReadError::Kube(err) => AppError::from_kube(
+                format!("failed to read {} {name:?}", kind.qualified_resource()),
+                err,
+            ),
+        })?
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
                 "{} \"{name}\" not found",
                 kind.qualified_resource()
-            )),
-            other => AppError::from_kube(
-                format!("failed to read {} {name:?}", kind.qualified_resource()),
-                other,
-            ),
+            ))
         })?;
-    kind.stamp(&mut primary);
     if let Some(index) = &state.index {
         index.remember(std::slice::from_ref(&primary));
     }
     Ok((primary, 1))
 }
 
-/// Keeps the secondaries of kinds the caller may `get` (per namespace), and
-/// names the others as left out.
+/// Keeps the secondaries `user` may be shown, and names the kinds of the
+/// others as left out: per (kind, namespace), everything when the caller
+/// may `list` it there, else only objects it may `get` by name (see
+/// [`authz`]). A left-out entry names a namespace only when it is
+/// `primary_namespace`, the one the caller named.
 pub(crate) async fn authorize(
     state: &AppState,
     user: &UserInfo,
     found: Vec<Secondary>,
+    primary_namespace: Option<&str>,
 ) -> Result<(Vec<Secondary>, Vec<LeftOut>, u32), AppError> {
-    let mut decisions: HashMap<(String, String, Option<String>), bool> = HashMap::new();
-    let mut left_out: BTreeMap<(String, String, Option<String>), LeftOut> = BTreeMap::new();
-    let mut api_calls = 0;
-    let mut visible = Vec::new();
-    for secondary in found {
-        let namespace = secondary.object.metadata.namespace.clone();
-        let key = (
-            secondary.kind.resource.group.clone(),
-            secondary.kind.resource.plural.clone(),
-            namespace.clone(),
-        );
-        let allowed = match decisions.get(&key) {
-            Some(allowed) => *allowed,
-            None => {
-                let decision = state
+    type Key = (String, String, Option<String>);
+    let key = |s: &Secondary| -> Key {
+        (
+            s.kind.resource.group.clone(),
+            s.kind.resource.plural.clone(),
+            s.object.metadata.namespace.clone(),
+        )
+    };
+    let mut groups: BTreeMap<Key, (Kind, BTreeSet<String>)> = BTreeMap::new();
+    for secondary in &found {
+        groups
+            .entry(key(secondary))
+            .or_insert_with(|| (secondary.kind.clone(), BTreeSet::new()))
+            .1
+            .insert(secondary.object.metadata.name.clone().unwrap_or_default());
+    }
+    let decisions = futures::stream::iter(groups)
+        .map(|(key, (kind, names))| {
+            async move {
+                let shown = state
                     .authorizer
-                    .can_get(user, &secondary.kind, namespace.as_deref(), None)
-                    .await
-                    .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
-                api_calls += decision.api_calls;
-                decisions.insert(key.clone(), decision.allowed);
-                decision.allowed
+                    .shown(user, &kind, key.2.as_deref(), &names)
+                    .await;
+                (key, kind, names, shown)
             }
+            .boxed()
+        })
+        .buffer_unordered(authz::CONCURRENT_REVIEWS)
+        .collect::<Vec<_>>()
+        .await;
+    let mut api_calls = 0;
+    let mut shown: HashMap<Key, authz::Shown> = HashMap::new();
+    let mut left_out: BTreeMap<Key, LeftOut> = BTreeMap::new();
+    for (key, kind, names, decision) in decisions {
+        let (decision, calls) =
+            decision.map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+        api_calls += calls;
+        if names.iter().any(|n| !decision.includes(n)) {
+            let namespace = key.2.as_deref().filter(|ns| Some(*ns) == primary_namespace);
+            left_out.insert(
+                key.clone(),
+                authz::forbidden_left_out(user, &kind, namespace),
+            );
+        }
+        shown.insert(key, decision);
+    }
+    let visible = found
+        .into_iter()
+        .filter(|s| {
+            shown
+                .get(&key(s))
+                .is_some_and(|d| d.includes(s.object.metadata.name.as_deref().unwrap_or_default()))
+        })
+        .collect();
+    Ok((visible, left_out.into_values().collect(), api_calls))
+}
+
+/// Keeps the entries for kinds that could not be read (failed, syncing,
+/// unavailable, truncated) only where `user` may `list` that kind: what the
+/// caller could not have read is not the caller's gap, and naming it would
+/// tell the caller about kinds it may not see.
+pub(crate) async fn readable_left_out(
+    state: &AppState,
+    user: &UserInfo,
+    catalog: &Catalog,
+    entries: Vec<LeftOut>,
+) -> Result<(Vec<LeftOut>, u32), AppError> {
+    let mut kept = Vec::new();
+    let mut api_calls = 0;
+    for entry in entries {
+        let Some(kind) = catalog.by_group_kind(&entry.group, &entry.kind) else {
+            continue;
         };
-        if allowed {
-            visible.push(secondary);
-        } else {
-            left_out.entry(key).or_insert_with(|| {
-                authz::forbidden_left_out(user, &secondary.kind, namespace.as_deref())
-            });
+        let decision = state
+            .authorizer
+            .can_list(user, &kind, entry.namespace.as_deref())
+            .await
+            .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+        api_calls += decision.api_calls;
+        if decision.allowed
+            && !kept.iter().any(|k: &LeftOut| {
+                k.group == entry.group
+                    && k.resource == entry.resource
+                    && k.namespace == entry.namespace
+            })
+        {
+            kept.push(entry);
         }
     }
-    Ok((visible, left_out.into_values().collect(), api_calls))
+    Ok((kept, api_calls))
 }
 
 fn sort_key(s: &Secondary) -> (u32, &str, &str, Option<&str>, Option<&str>) {

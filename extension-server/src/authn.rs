@@ -37,7 +37,9 @@ pub struct UserInfo {
     pub name: String,
     /// `X-Remote-Uid`, when sent.
     pub uid: Option<String>,
-    /// Every `X-Remote-Group` value, plus `system:authenticated`.
+    /// Every `X-Remote-Group` value, plus `system:authenticated` for an
+    /// authenticated caller (never for `system:anonymous` or a member of
+    /// `system:unauthenticated`).
     pub groups: Vec<String>,
     /// `X-Remote-Extra-<key>` values, keys unescaped and lowercased.
     pub extra: BTreeMap<String, Vec<String>>,
@@ -197,8 +199,8 @@ impl RequestHeaderConfig {
             .filter(|g| !g.is_empty())
             .map(str::to_string)
             .collect();
-        if !groups.iter().any(|g| g == "system:authenticated") {
-            groups.push("system:authenticated".to_string());
+        if is_authenticated(&name, &groups) && !groups.iter().any(|g| g == AUTHENTICATED) {
+            groups.push(AUTHENTICATED.to_string());
         }
         let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (header, value) in headers {
@@ -221,6 +223,22 @@ impl RequestHeaderConfig {
             extra,
         })
     }
+}
+
+/// The group of every authenticated caller.
+pub const AUTHENTICATED: &str = "system:authenticated";
+/// The group kube-apiserver gives callers it could not authenticate.
+pub const UNAUTHENTICATED: &str = "system:unauthenticated";
+/// The user name kube-apiserver gives anonymous callers.
+pub const ANONYMOUS: &str = "system:anonymous";
+
+/// Whether the front proxy vouches for an authenticated caller: kube-apiserver
+/// adds `system:authenticated` to everyone but `system:anonymous` and members
+/// of `system:unauthenticated` (its `AuthenticatedGroupAdder`), and so does
+/// this server, so an anonymous caller never gains what RBAC grants to every
+/// authenticated one.
+pub fn is_authenticated(name: &str, groups: &[String]) -> bool {
+    name != ANONYMOUS && !groups.iter().any(|g| g == UNAUTHENTICATED)
 }
 
 /// Percent-unescapes an extra key, as client-go escapes it, and keeps it
@@ -405,6 +423,41 @@ mod tests {
             HeaderValue::from_static("alpha"),
         );
         headers
+    }
+
+    #[test]
+    fn anonymous_and_unauthenticated_callers_are_not_made_authenticated() {
+        let front_proxy_ca = ca("front-proxy-ca");
+        let config = config(&front_proxy_ca, &["front-proxy-client"]);
+
+        let mut anonymous = HeaderMap::new();
+        anonymous.insert(
+            "x-remote-user",
+            HeaderValue::from_static("system:anonymous"),
+        );
+        anonymous.append(
+            "x-remote-group",
+            HeaderValue::from_static("system:unauthenticated"),
+        );
+        let user = config.user_from_headers(&anonymous).unwrap();
+        assert_eq!(user.groups, vec!["system:unauthenticated"]);
+
+        let mut unauthenticated = HeaderMap::new();
+        unauthenticated.insert("x-remote-user", HeaderValue::from_static("someone"));
+        unauthenticated.append(
+            "x-remote-group",
+            HeaderValue::from_static("system:unauthenticated"),
+        );
+        let user = config.user_from_headers(&unauthenticated).unwrap();
+        assert_eq!(user.groups, vec!["system:unauthenticated"]);
+
+        let mut anonymous_without_groups = HeaderMap::new();
+        anonymous_without_groups.insert(
+            "x-remote-user",
+            HeaderValue::from_static("system:anonymous"),
+        );
+        let user = config.user_from_headers(&anonymous_without_groups).unwrap();
+        assert!(user.groups.is_empty(), "{:?}", user.groups);
     }
 
     #[test]

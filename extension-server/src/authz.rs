@@ -1,12 +1,25 @@
-//! What the caller may see: a SubjectAccessReview per kind, as the caller.
+//! What the caller may see: SubjectAccessReviews as the caller.
 //!
-//! The server lists with its own (read-only) account, so it must never hand
-//! a caller an object the caller could not `get` itself. Each kind in an
-//! answer is checked with a SubjectAccessReview for the caller's user,
-//! groups, uid and extra; the decision is cached for [`DECISION_TTL`], as Go's
-//! delegated authorizer does.
+//! The server reads with its own (read-only) account, so it must never hand
+//! a caller an object the caller could not read itself. Two questions are
+//! asked, as kube-apiserver would ask them:
+//!
+//! * an object the caller **named** (the primary, an owner named by an
+//!   ownerReference the caller can read) is shown when the caller may `get`
+//!   it by that name;
+//! * objects the caller did **not** name (secondaries, a namespace's top
+//!   level) are a disclosure of names, which is what `list` guards: they
+//!   are shown when the caller may `list` their kind in their namespace.
+//!   Where `list` is denied, a Role that grants `get` by `resourceNames`
+//!   still sees exactly the objects it names (one review per object,
+//!   bounded by [`MAX_NAMED_CHECKS`]); a caller who may `get` any name but
+//!   not `list` learns no names, since withholding `list` is how a cluster
+//!   says "you must know the name".
+//!
+//! Decisions are cached for [`DECISION_TTL`], as Go's delegated authorizer
+//! caches them; `system:masters` is always allowed, as in kube-apiserver.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -22,14 +35,42 @@ use crate::discovery::Kind;
 
 /// How long an allow or deny is reused.
 pub const DECISION_TTL: Duration = Duration::from_secs(10);
+/// The most objects of one kind in one namespace checked one by one when
+/// `list` is denied: a bound on what one answer costs kube-apiserver. Objects
+/// past it are not shown (and the kind is named as left out).
+pub const MAX_NAMED_CHECKS: usize = 64;
+/// How many SubjectAccessReviews one answer has in flight at once.
+pub const CONCURRENT_REVIEWS: usize = 8;
+/// The most decisions kept; expired ones go first when it is reached.
+const CACHE_LIMIT: usize = 10_000;
 
-/// The question asked: may `user` `get` `kind` in `namespace`?
+/// The verb a review asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// Read one object by name.
+    Get,
+    /// Read a collection: learn names.
+    List,
+}
+
+impl Verb {
+    /// The verb as RBAC spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::List => "list",
+        }
+    }
+}
+
+/// The question asked: may `user` `verb` `kind` in `namespace` (by `name`)?
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Question {
     user: String,
     uid: Option<String>,
     groups: Vec<String>,
     extra: Vec<(String, Vec<String>)>,
+    verb: Verb,
     group: String,
     resource: String,
     namespace: Option<String>,
@@ -39,19 +80,36 @@ struct Question {
 /// A decision, and how many API calls it cost (0 when cached).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// Whether the caller may `get`.
+    /// Whether the caller may.
     pub allowed: bool,
-    /// kube-apiserver's reason, if it gave one.
-    pub reason: String,
     /// 1 when a SubjectAccessReview was sent, 0 when cached.
     pub api_calls: u32,
 }
 
-/// Asks kube-apiserver whether callers may `get`, with a short-lived cache.
+/// Which of some objects the caller did not name may be shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// All of them: the caller may `list` the kind there.
+    All,
+    /// Only these names (none at all, when empty).
+    Only(BTreeSet<String>),
+}
+
+impl Shown {
+    /// Whether the object named `name` may be shown.
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(names) => names.contains(name),
+        }
+    }
+}
+
+/// Asks kube-apiserver what callers may do, with a short-lived cache.
 /// (Not `Debug`: kube's `Client` is not.)
 pub struct Authorizer {
     client: kube::Client,
-    cache: Mutex<HashMap<Question, (bool, String, Instant)>>,
+    cache: Mutex<HashMap<Question, (bool, Instant)>>,
 }
 
 impl Authorizer {
@@ -63,8 +121,7 @@ impl Authorizer {
         }
     }
 
-    /// May `user` `get` objects of `kind` in `namespace` (named `name`, when
-    /// given)? `system:masters` is always allowed, as in kube-apiserver.
+    /// May `user` `get` the object of `kind` named `name` in `namespace`?
     ///
     /// # Errors
     ///
@@ -74,12 +131,90 @@ impl Authorizer {
         user: &UserInfo,
         kind: &Kind,
         namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Decision, kube::Error> {
+        self.allows(user, Verb::Get, kind, namespace, Some(name))
+            .await
+    }
+
+    /// May `user` `list` objects of `kind` in `namespace` (cluster-wide for
+    /// a cluster-scoped kind)?
+    ///
+    /// # Errors
+    ///
+    /// When the SubjectAccessReview cannot be created.
+    pub async fn can_list(
+        &self,
+        user: &UserInfo,
+        kind: &Kind,
+        namespace: Option<&str>,
+    ) -> Result<Decision, kube::Error> {
+        self.allows(user, Verb::List, kind, namespace, None).await
+    }
+
+    /// Which of `names` (objects of `kind` in `namespace` that the caller
+    /// did not name) may be shown to `user`, and the API calls it cost: all
+    /// when `list` is allowed; else none when `get` is allowed for any name;
+    /// else those `get` allows by name, checked one by one up to
+    /// [`MAX_NAMED_CHECKS`].
+    ///
+    /// # Errors
+    ///
+    /// When a SubjectAccessReview cannot be created.
+    pub async fn shown(
+        &self,
+        user: &UserInfo,
+        kind: &Kind,
+        namespace: Option<&str>,
+        names: &BTreeSet<String>,
+    ) -> Result<(Shown, u32), kube::Error> {
+        let list = self.can_list(user, kind, namespace).await?;
+        let mut api_calls = list.api_calls;
+        if list.allowed {
+            return Ok((Shown::All, api_calls));
+        }
+        let any_name = self.allows(user, Verb::Get, kind, namespace, None).await?;
+        api_calls += any_name.api_calls;
+        if any_name.allowed {
+            return Ok((Shown::Only(BTreeSet::new()), api_calls));
+        }
+        let names: Vec<&String> = names.iter().take(MAX_NAMED_CHECKS).collect();
+        let mut checked = Vec::with_capacity(names.len());
+        for chunk in names.chunks(CONCURRENT_REVIEWS) {
+            let reviews = chunk
+                .iter()
+                .map(|name| self.can_get(user, kind, namespace, name));
+            let decisions = futures::future::join_all(reviews).await;
+            checked.extend(chunk.iter().copied().zip(decisions));
+        }
+        let mut allowed = BTreeSet::new();
+        for (name, decision) in checked {
+            let decision = decision?;
+            api_calls += decision.api_calls;
+            if decision.allowed {
+                allowed.insert(name.clone());
+            }
+        }
+        Ok((Shown::Only(allowed), api_calls))
+    }
+
+    /// May `user` `verb` `kind` in `namespace` (the object `name`, when
+    /// given)? `system:masters` is always allowed, as in kube-apiserver.
+    ///
+    /// # Errors
+    ///
+    /// When the SubjectAccessReview cannot be created.
+    pub async fn allows(
+        &self,
+        user: &UserInfo,
+        verb: Verb,
+        kind: &Kind,
+        namespace: Option<&str>,
         name: Option<&str>,
     ) -> Result<Decision, kube::Error> {
         if user.groups.iter().any(|g| g == "system:masters") {
             return Ok(Decision {
                 allowed: true,
-                reason: "system:masters".to_string(),
                 api_calls: 0,
             });
         }
@@ -92,6 +227,7 @@ impl Authorizer {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            verb,
             group: kind.resource.group.clone(),
             resource: kind.resource.plural.clone(),
             namespace: namespace
@@ -99,10 +235,9 @@ impl Authorizer {
                 .map(str::to_string),
             name: name.map(str::to_string),
         };
-        if let Some((allowed, reason)) = self.cached(&question) {
+        if let Some(allowed) = self.cached(&question) {
             return Ok(Decision {
                 allowed,
-                reason,
                 api_calls: 0,
             });
         }
@@ -113,7 +248,7 @@ impl Authorizer {
                 groups: Some(question.groups.clone()),
                 extra: Some(user.extra.clone()),
                 resource_attributes: Some(ResourceAttributes {
-                    verb: Some("get".to_string()),
+                    verb: Some(verb.as_str().to_string()),
                     group: Some(question.group.clone()),
                     resource: Some(question.resource.clone()),
                     namespace: question.namespace.clone(),
@@ -128,37 +263,44 @@ impl Authorizer {
         let answer = api.create(&PostParams::default(), &review).await?;
         let status = answer.status.unwrap_or_default();
         let allowed = status.allowed && !status.denied.unwrap_or(false);
-        let reason = status.reason.unwrap_or_default();
-        self.remember(question, allowed, reason.clone());
+        self.remember(question, allowed);
         Ok(Decision {
             allowed,
-            reason,
             api_calls: 1,
         })
     }
 
-    fn cached(&self, question: &Question) -> Option<(bool, String)> {
+    fn cached(&self, question: &Question) -> Option<bool> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .get(question)
-            .filter(|(_, _, at)| at.elapsed() < DECISION_TTL)
-            .map(|(allowed, reason, _)| (*allowed, reason.clone()))
+            .filter(|(_, at)| at.elapsed() < DECISION_TTL)
+            .map(|(allowed, _)| *allowed)
     }
 
-    fn remember(&self, question: Question, allowed: bool, reason: String) {
+    fn remember(&self, question: Question, allowed: bool) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        // Expired entries go when the cache grows, so it stays bounded by
-        // the number of distinct questions in one TTL.
-        if cache.len() > 10_000 {
-            cache.retain(|_, (_, _, at)| at.elapsed() < DECISION_TTL);
+        // Expired entries go when the cache grows; if every entry is fresh,
+        // the cache starts over rather than grow without bound.
+        if cache.len() >= CACHE_LIMIT {
+            cache.retain(|_, (_, at)| at.elapsed() < DECISION_TTL);
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
         }
-        cache.insert(question, (allowed, reason, Instant::now()));
+        cache.insert(question, (allowed, Instant::now()));
     }
 }
 
-/// The entry of `leftOut` for a kind `user` may not `get` in `namespace`,
-/// in kube-apiserver's words; it names the kind, never an object.
+/// The entry of `leftOut` for objects of a kind the caller may not `list`
+/// in `namespace` (`None`: cluster-scoped, or a namespace the caller did not
+/// name, which is not disclosed). Written by the server, it names the kind,
+/// never an object.
 pub fn forbidden_left_out(user: &UserInfo, kind: &Kind, namespace: Option<&str>) -> LeftOut {
+    let scope = match namespace {
+        Some(ns) => format!(" in the namespace \"{ns}\""),
+        None => String::new(),
+    };
     LeftOut {
         group: kind.resource.group.clone(),
         version: kind.resource.version.clone(),
@@ -167,7 +309,7 @@ pub fn forbidden_left_out(user: &UserInfo, kind: &Kind, namespace: Option<&str>)
         namespace: namespace.map(str::to_string),
         reason: LeftOutReason::Forbidden,
         message: format!(
-            "User \"{}\" cannot get resource \"{}\" in API group \"{}\"",
+            "User \"{}\" cannot list resource \"{}\" in API group \"{}\"{scope}",
             user.name, kind.resource.plural, kind.resource.group
         ),
     }

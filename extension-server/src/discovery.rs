@@ -67,8 +67,8 @@ impl Kind {
 pub struct Catalog {
     /// Every kind at every served version.
     all: Vec<Kind>,
-    /// Every kind once, at its group's preferred version, that supports LIST:
-    /// what a scan for secondaries reads.
+    /// Every kind once, at its most stable served version, that supports
+    /// LIST: what a scan for secondaries reads and the index watches.
     listable: Vec<Kind>,
 }
 
@@ -77,7 +77,6 @@ impl Catalog {
     /// is left out: it holds no objects.
     pub fn from_discovery(discovery: &Discovery) -> Self {
         let mut all = Vec::new();
-        let mut listable = Vec::new();
         for group in discovery.groups() {
             if group.name() == primary_all::wire::GROUP {
                 continue;
@@ -90,24 +89,15 @@ impl Catalog {
                     });
                 }
             }
-            for (resource, capabilities) in group.recommended_resources() {
-                if capabilities.supports_operation(verbs::LIST) {
-                    listable.push(Kind {
-                        resource,
-                        capabilities,
-                    });
-                }
-            }
         }
-        Self { all, listable }
+        Self::from_kinds(all)
     }
 
-    /// A catalog of the given kinds, for tests of pure logic.
+    /// A catalog of `all`, every kind at every version it is served in.
     pub fn from_kinds(all: Vec<Kind>) -> Self {
-        let listable = all
-            .iter()
+        let listable = most_stable_per_kind(&all)
+            .into_iter()
             .filter(|k| k.capabilities.supports_operation(verbs::LIST))
-            .cloned()
             .collect();
         Self { all, listable }
     }
@@ -118,7 +108,7 @@ impl Catalog {
     }
 
     /// Resolves a primary's group, version and kind-or-plural (any case).
-    /// Without a version, the group's preferred version wins.
+    /// Without a version, the most stable version that serves the kind wins.
     pub fn resolve(&self, primary: &PrimaryRef) -> Option<Kind> {
         let matches = |k: &&Kind| {
             k.resource.group == primary.group
@@ -142,7 +132,7 @@ impl Catalog {
     }
 
     /// The kinds of every group whose kind or plural is `name` (any case),
-    /// each once at its preferred version: how kubectl reads `database/db-1`,
+    /// each once at its most stable version: how kubectl reads `database/db-1`,
     /// naming no group. More than one means the name is ambiguous.
     pub fn resolve_in_any_group(&self, name: &str) -> Vec<Kind> {
         self.listable
@@ -164,7 +154,7 @@ impl Catalog {
             .cloned()
     }
 
-    /// The kind `kind` of `group` at its preferred version (a relationship
+    /// The kind `kind` of `group` at its most stable version (a relationship
     /// rule names no version).
     pub fn by_group_kind(&self, group: &str, kind: &str) -> Option<Kind> {
         self.listable
@@ -182,6 +172,38 @@ impl Catalog {
     pub fn is_empty(&self) -> bool {
         self.all.is_empty()
     }
+}
+
+/// Every kind of every group once, at the most stable version that serves it
+/// (v1 before v1beta2 before v1beta1 before v1alpha1, as Kubernetes ranks
+/// versions), in the order of `all`.
+///
+/// A group's *preferred* version is not enough: groups serve some kinds in
+/// one version only. The Prometheus Operator's `monitoring.coreos.com`
+/// prefers v1 but serves `AlertmanagerConfig` and `ScrapeConfig` in
+/// v1alpha1 alone; taking the preferred version's resources would never
+/// find those objects.
+pub fn most_stable_per_kind(all: &[Kind]) -> Vec<Kind> {
+    let mut best: Vec<&Kind> = Vec::new();
+    for kind in all {
+        let same = best.iter_mut().find(|b| {
+            b.resource.group == kind.resource.group && b.resource.kind == kind.resource.kind
+        });
+        match same {
+            Some(chosen) => {
+                if stability(kind) > stability(chosen) {
+                    *chosen = kind;
+                }
+            }
+            None => best.push(kind),
+        }
+    }
+    best.into_iter().cloned().collect()
+}
+
+/// The rank of a kind's version: higher is more stable.
+fn stability(kind: &Kind) -> impl Ord + use<> {
+    kube::core::Version::parse(&kind.resource.version).priority()
 }
 
 /// Runs discovery once: one request per group version.
@@ -357,6 +379,101 @@ pub(crate) mod tests {
                 .resolve(&primary("", Some("v1"), "Database"))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_at_its_most_stable_version() {
+        // A group like monitoring.coreos.com: Prometheus in v1 (and an old
+        // v1beta1), AlertmanagerConfig in v1alpha1 and v1beta1, ScrapeConfig
+        // in v1alpha1 only; discovery lists the preferred version first.
+        let catalog = Catalog::from_kinds(vec![
+            kind(
+                "monitoring.coreos.com",
+                "v1",
+                "Prometheus",
+                "prometheuses",
+                true,
+            ),
+            kind(
+                "monitoring.coreos.com",
+                "v1beta1",
+                "Prometheus",
+                "prometheuses",
+                true,
+            ),
+            kind(
+                "monitoring.coreos.com",
+                "v1alpha1",
+                "AlertmanagerConfig",
+                "alertmanagerconfigs",
+                true,
+            ),
+            kind(
+                "monitoring.coreos.com",
+                "v1beta1",
+                "AlertmanagerConfig",
+                "alertmanagerconfigs",
+                true,
+            ),
+            kind(
+                "monitoring.coreos.com",
+                "v1alpha1",
+                "ScrapeConfig",
+                "scrapeconfigs",
+                true,
+            ),
+            kind("", "v1", "ConfigMap", "configmaps", true),
+        ]);
+        let listed: Vec<String> = catalog
+            .listable()
+            .iter()
+            .map(|k| format!("{}/{}", k.resource.api_version, k.resource.kind))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "monitoring.coreos.com/v1/Prometheus",
+                "monitoring.coreos.com/v1beta1/AlertmanagerConfig",
+                "monitoring.coreos.com/v1alpha1/ScrapeConfig",
+                "v1/ConfigMap",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_kind_only_in_a_non_preferred_version_resolves_without_a_version() {
+        let catalog = Catalog::from_kinds(vec![
+            kind("example.com", "v1", "Widget", "widgets", true),
+            kind("example.com", "v1alpha1", "Gizmo", "gizmos", true),
+        ]);
+        let found = catalog
+            .resolve(&primary("example.com", None, "gizmo"))
+            .unwrap();
+        assert_eq!(found.resource.version, "v1alpha1");
+        assert_eq!(
+            catalog
+                .by_group_kind("example.com", "Gizmo")
+                .unwrap()
+                .resource
+                .version,
+            "v1alpha1"
+        );
+        assert_eq!(catalog.resolve_in_any_group("gizmos").len(), 1);
+    }
+
+    #[test]
+    fn a_kind_without_list_is_not_listable_at_any_version() {
+        let mut create_only = kind(
+            "authorization.k8s.io",
+            "v1",
+            "SubjectAccessReview",
+            "subjectaccessreviews",
+            false,
+        );
+        create_only.capabilities.operations = vec!["create".to_string()];
+        let catalog = Catalog::from_kinds(vec![create_only]);
+        assert!(catalog.listable().is_empty());
+        assert_eq!(catalog.len(), 1);
     }
 
     #[test]

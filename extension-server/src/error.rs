@@ -31,6 +31,10 @@ pub enum AppError {
     /// The server is not ready yet, or kube-apiserver cannot be reached (503).
     #[error("{0}")]
     Unavailable(String),
+    /// A bound on concurrent work was reached, the caller's own or the
+    /// server's (429): try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A bug: an error this server did not expect (500).
     #[error("internal error: {0:#}")]
     Internal(#[source] anyhow::Error),
@@ -48,6 +52,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -60,6 +65,7 @@ impl AppError {
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "NotFound",
             Self::Unavailable(_) => "ServiceUnavailable",
+            Self::TooManyRequests(_) => "TooManyRequests",
             Self::Internal(_) => "InternalError",
         }
     }

@@ -120,7 +120,7 @@ impl WellKnown {
     /// The rule set for the object's group and kind, if it has one.
     fn of(object: &DynamicObject) -> Option<Self> {
         let types = object.types.as_ref()?;
-        let group = types.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let group = primary_all::wire::group_of(&types.api_version);
         Some(match (group, types.kind.as_str()) {
             ("apps" | "extensions", "Deployment") => Self::Deployment,
             ("apps", "StatefulSet") => Self::StatefulSet,

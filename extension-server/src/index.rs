@@ -11,10 +11,28 @@
 //! A small full-object cache, keyed by uid and checked against the
 //! resourceVersion the watch last saw, serves `?consistency=cached`: an
 //! object whose version the index confirms is not read again.
+//!
+//! # Availability per kind
+//!
+//! Each kind's watch is on its own: one that never syncs (a CRD whose
+//! conversion webhook points nowhere, an aggregated API that fails its
+//! LISTs) never holds up the others. A kind is [`Availability::Synced`]
+//! once its watch has listed it; [`Availability::Syncing`] before that, and
+//! for [`FAILING_GRACE`] after a failure, while answers read it directly;
+//! [`Availability::Unavailable`] when its watch has kept failing longer, and
+//! answers then name it as left out instead of waiting on it.
+//! [`MetaIndex::is_ready`] asks only that every watch has tried once.
+//!
+//! # Lock order
+//!
+//! `kinds` → `synced`/`failing` → `graph` → `objects`. A lock later in the
+//! list is never held while one earlier is taken (a caller of
+//! [`MetaIndex::graph`] drops its guard before [`MetaIndex::kind`]), and no
+//! guard is held across an `.await`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
@@ -28,6 +46,22 @@ use crate::discovery::{Catalog, Kind};
 
 /// How many full objects `consistency=cached` keeps at most.
 pub const FULL_OBJECT_CACHE_LIMIT: usize = 20_000;
+/// How long after its watch failed a kind is still read directly by
+/// answers (a kube-apiserver restart, a lost watch); past it, the kind is
+/// [`Availability::Unavailable`] and named as left out.
+pub const FAILING_GRACE: Duration = Duration::from_secs(30);
+
+/// Whether answers can take a kind's objects from the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    /// Its watch has listed it: the index holds every object of it.
+    Synced,
+    /// Its watch has not listed it yet, or failed a moment ago: answers
+    /// read it directly.
+    Syncing,
+    /// Its watch keeps failing: answers name it as left out.
+    Unavailable,
+}
 
 /// What the index keeps of one object: about a hundred bytes plus its names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,40 +175,9 @@ impl Graph {
     /// The secondaries of `primary_uid` down to `depth`: labels at level 1,
     /// ownerReferences at every level. Each object appears once, at the
     /// first level that reaches it; the primary itself never appears.
-    // ANCHOR: walk
     pub fn secondaries(&self, primary_uid: &str, depth: u32) -> Vec<Reached> {
-        let mut seen: HashSet<&str> = HashSet::from([primary_uid]);
-        let mut found: Vec<Reached> = Vec::new();
-        let mut frontier: Vec<String> = vec![primary_uid.to_string()];
-        for level in 1..=depth {
-            let mut next = Vec::new();
-            for parent in &frontier {
-                for child in self.children.get(parent).into_iter().flatten() {
-                    let Some(entry) = self.by_uid.get(child) else {
-                        continue;
-                    };
-                    let owned = entry.owners.iter().any(|o| o == parent);
-                    let labelled =
-                        level == 1 && entry.primary_label.as_deref() == Some(parent.as_str());
-                    if (owned || labelled) && seen.insert(child.as_str()) {
-                        found.push(Reached {
-                            uid: child.clone(),
-                            parent: parent.clone(),
-                            level,
-                            owned,
-                        });
-                        next.push(child.clone());
-                    }
-                }
-            }
-            if next.is_empty() {
-                break;
-            }
-            frontier = next;
-        }
-        found
+        walk(&[self], &|_| true, primary_uid, depth)
     }
-    // ANCHOR_END: walk
 
     /// The kinds that hold at least one object in `namespace`.
     pub fn kinds_in(&self, namespace: &str) -> HashSet<Arc<str>> {
@@ -195,6 +198,58 @@ impl Graph {
         self.by_uid.is_empty()
     }
 }
+
+/// The walk behind [`Graph::secondaries`], over the union of `graphs` (the
+/// index, and objects of kinds it has not synced, read for one answer) and
+/// only through entries `include` accepts.
+// ANCHOR: walk
+pub fn walk(
+    graphs: &[&Graph],
+    include: &dyn Fn(&Entry) -> bool,
+    primary_uid: &str,
+    depth: u32,
+) -> Vec<Reached> {
+    let entry = |uid: &str| {
+        graphs
+            .iter()
+            .find_map(|g| g.by_uid.get(uid))
+            .filter(|e| include(e))
+    };
+    let mut seen: HashSet<String> = HashSet::from([primary_uid.to_string()]);
+    let mut found: Vec<Reached> = Vec::new();
+    let mut frontier: Vec<String> = vec![primary_uid.to_string()];
+    for level in 1..=depth {
+        let mut next = Vec::new();
+        for parent in &frontier {
+            let children = graphs
+                .iter()
+                .flat_map(|g| g.children.get(parent).into_iter().flatten());
+            for child in children {
+                let Some(entry) = entry(child) else {
+                    continue;
+                };
+                let owned = entry.owners.iter().any(|o| o == parent);
+                let labelled =
+                    level == 1 && entry.primary_label.as_deref() == Some(parent.as_str());
+                if (owned || labelled) && seen.insert(child.clone()) {
+                    found.push(Reached {
+                        uid: child.clone(),
+                        parent: parent.clone(),
+                        level,
+                        owned,
+                    });
+                    next.push(child.clone());
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    found
+}
+// ANCHOR_END: walk
 
 /// The key of a kind in the index: `group/version/plural`.
 pub fn kind_key(kind: &Kind) -> Arc<str> {
@@ -293,6 +348,7 @@ pub struct MetaIndex {
     graph: Arc<RwLock<Graph>>,
     kinds: RwLock<HashMap<Arc<str>, Watched>>,
     synced: Arc<RwLock<HashSet<Arc<str>>>>,
+    failing: Arc<RwLock<HashMap<Arc<str>, Instant>>>,
     objects: RwLock<HashMap<String, DynamicObject>>,
     changes: broadcast::Sender<Change>,
     rediscover: Arc<Notify>,
@@ -306,6 +362,7 @@ impl MetaIndex {
             graph: Arc::default(),
             kinds: RwLock::default(),
             synced: Arc::default(),
+            failing: Arc::default(),
             objects: RwLock::default(),
             changes: broadcast::channel(CHANGES_BUFFERED).0,
             rediscover: Arc::default(),
@@ -317,11 +374,13 @@ impl MetaIndex {
         self.changes.subscribe()
     }
 
-    /// Waits until a watch finds its kind unknown to kube-apiserver (a 404:
-    /// its CRD was deleted, most likely). Discovery should then be refreshed
-    /// and [`MetaIndex::follow`]ed, so that the gone kind stops counting
-    /// against readiness without waiting for the periodic refresh.
-    pub async fn kind_missing(&self) {
+    /// Waits until the watches see that the cluster's kinds changed: a
+    /// CustomResourceDefinition or APIService was created, changed or
+    /// deleted, or a watch found its kind unknown to kube-apiserver (a 404).
+    /// Discovery should then be refreshed and [`MetaIndex::follow`]ed, so
+    /// that a new kind is watched (and answered) within seconds, and a gone
+    /// one stops being watched, without waiting for the periodic refresh.
+    pub async fn kinds_changed(&self) {
         self.rediscover.notified().await;
     }
 
@@ -351,6 +410,10 @@ impl MetaIndex {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&key);
+            self.failing
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
             self.graph
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
@@ -361,13 +424,20 @@ impl MetaIndex {
             if kinds.contains_key(&key) {
                 continue;
             }
-            let task = tokio::spawn(watch_kind(
-                self.client.clone(),
-                kind.clone(),
+            let mut watch = KindWatch::new(
                 key.clone(),
                 self.graph.clone(),
                 self.synced.clone(),
                 self.changes.clone(),
+            );
+            watch.failing = self.failing.clone();
+            if defines_kinds(&kind) {
+                watch.kinds_changed = Some(self.rediscover.clone());
+            }
+            let task = tokio::spawn(watch_kind(
+                self.client.clone(),
+                kind.clone(),
+                watch,
                 self.rediscover.clone(),
             ));
             kinds.insert(key, (kind, task));
@@ -384,6 +454,49 @@ impl MetaIndex {
         let kinds = self.kinds.read().unwrap_or_else(|e| e.into_inner());
         let synced = self.synced.read().unwrap_or_else(|e| e.into_inner());
         !kinds.is_empty() && kinds.keys().all(|k| synced.contains(k))
+    }
+
+    /// Whether the index can serve answers: it watches something, and every
+    /// watch has either listed its kind or failed trying. A kind that never
+    /// syncs does not hold the server back; answers name it instead.
+    pub fn is_ready(&self) -> bool {
+        let kinds = self.kinds.read().unwrap_or_else(|e| e.into_inner());
+        let synced = self.synced.read().unwrap_or_else(|e| e.into_inner());
+        let failing = self.failing.read().unwrap_or_else(|e| e.into_inner());
+        !kinds.is_empty()
+            && kinds
+                .keys()
+                .all(|k| synced.contains(k) || failing.contains_key(k))
+    }
+
+    /// Every watched kind with its availability.
+    pub fn kinds(&self) -> Vec<(Kind, Availability)> {
+        let kinds = self.kinds.read().unwrap_or_else(|e| e.into_inner());
+        let synced = self.synced.read().unwrap_or_else(|e| e.into_inner());
+        let failing = self.failing.read().unwrap_or_else(|e| e.into_inner());
+        kinds
+            .iter()
+            .map(|(key, (kind, _))| {
+                let availability = if synced.contains(key) {
+                    Availability::Synced
+                } else {
+                    match failing.get(key) {
+                        Some(since) if since.elapsed() >= FAILING_GRACE => {
+                            Availability::Unavailable
+                        }
+                        _ => Availability::Syncing,
+                    }
+                };
+                (kind.clone(), availability)
+            })
+            .collect()
+    }
+
+    /// How many watched kinds are not synced.
+    pub fn unsynced_kinds(&self) -> usize {
+        let kinds = self.kinds.read().unwrap_or_else(|e| e.into_inner());
+        let synced = self.synced.read().unwrap_or_else(|e| e.into_inner());
+        kinds.keys().filter(|k| !synced.contains(*k)).count()
     }
 
     /// Reads the graph.
@@ -440,16 +553,12 @@ type Meta = PartialObjectMeta<DynamicObject>;
 async fn watch_kind(
     client: kube::Client,
     kind: Kind,
-    key: Arc<str>,
-    graph: Arc<RwLock<Graph>>,
-    synced: Arc<RwLock<HashSet<Arc<str>>>>,
-    changes: broadcast::Sender<Change>,
+    mut watch: KindWatch,
     rediscover: Arc<Notify>,
 ) {
     // An Api of PartialObjectMeta asks kube-apiserver for metadata only.
     let api: Api<Meta> = Api::all_with(client, &kind.resource);
     let config = watcher::Config::default().any_semantic();
-    let mut watch = KindWatch::new(key, graph, synced, changes);
     let mut backoff = watcher::DefaultBackoff::default();
     loop {
         let mut stream = watcher::watcher(api.clone(), config.clone()).boxed();
@@ -496,6 +605,11 @@ struct KindWatch {
     lost: bool,
     /// Where changes are told, for watches of answers.
     changes: broadcast::Sender<Change>,
+    /// When each kind began failing (since it last synced).
+    failing: Arc<RwLock<HashMap<Arc<str>, Instant>>>,
+    /// For kinds whose objects define kinds (CRDs, APIServices): told of
+    /// every change after the initial list, so discovery follows.
+    kinds_changed: Option<Arc<Notify>>,
 }
 
 impl KindWatch {
@@ -512,6 +626,8 @@ impl KindWatch {
             buffer: Vec::new(),
             lost: false,
             changes,
+            failing: Arc::default(),
+            kinds_changed: None,
         }
     }
 
@@ -529,6 +645,10 @@ impl KindWatch {
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(key.clone());
+                self.failing
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(key);
                 if std::mem::take(&mut self.lost) {
                     tracing::info!(kind = %key, "watch resumed: relisted and synced again");
                 }
@@ -545,6 +665,9 @@ impl KindWatch {
                         .apply(uid, entry);
                     let _ = self.changes.send(change);
                 }
+                if let Some(kinds_changed) = &self.kinds_changed {
+                    kinds_changed.notify_one();
+                }
             }
             Ok(Event::Delete(meta)) => {
                 if let Some((uid, entry)) = entry_of(key, &meta) {
@@ -554,6 +677,9 @@ impl KindWatch {
                         .remove(&uid);
                     let _ = self.changes.send(Change::of(&uid, &entry));
                 }
+                if let Some(kinds_changed) = &self.kinds_changed {
+                    kinds_changed.notify_one();
+                }
             }
             Err(err) => {
                 self.buffer.clear();
@@ -562,12 +688,17 @@ impl KindWatch {
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(key);
+                self.failing
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(key.clone())
+                    .or_insert_with(Instant::now);
                 if was_synced {
                     self.lost = true;
                     tracing::warn!(
                         kind = %key,
                         error = %err,
-                        "watch failed; /readyz fails until it has relisted"
+                        "watch failed; answers read the kind directly until it has relisted"
                     );
                 } else {
                     tracing::debug!(kind = %key, error = %err, "watch failed again; retrying");
@@ -579,6 +710,16 @@ impl KindWatch {
         }
         After::Continue
     }
+}
+
+/// Whether objects of `kind` define kinds: CustomResourceDefinitions and
+/// APIServices, whose changes discovery must follow.
+fn defines_kinds(kind: &Kind) -> bool {
+    matches!(
+        (kind.resource.group.as_str(), kind.resource.plural.as_str()),
+        ("apiextensions.k8s.io", "customresourcedefinitions")
+            | ("apiregistration.k8s.io", "apiservices")
+    )
 }
 
 /// Whether a watcher failed because kube-apiserver does not know the kind.

@@ -11,7 +11,8 @@
 //! 3. [`discovery`] resolves the kind from a cached catalog;
 //! 4. the primary is read with a quorum read;
 //! 5. [`secondaries`] finds what it owns or labels;
-//! 6. [`authz`] drops every kind the caller may not `get`, and says so.
+//! 6. [`authz`] keeps what the caller may `list` (or `get` by name), and
+//!    names the rest as left out.
 //!
 //! [`app`] builds the router apart from `main`, so that tests need no socket.
 
@@ -25,6 +26,7 @@ pub mod index;
 pub mod indexed;
 pub mod metrics;
 pub mod owners;
+pub mod read;
 pub mod request;
 pub mod rules;
 pub mod secondaries;
@@ -87,6 +89,8 @@ pub struct AppState {
     pub rules: Arc<rules::RuleStore>,
     /// How long a primary request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// The open `?watch=true` streams, bounded per caller and in total.
+    pub watches: Arc<watch::WatchLimits>,
 }
 
 impl AppState {
@@ -104,6 +108,7 @@ impl AppState {
             serving: Arc::new(AtomicBool::new(true)),
             rules: Arc::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            watches: Arc::default(),
         }
     }
 }
@@ -112,18 +117,6 @@ impl AppState {
 /// kube-apiserver holds a quorum read for up to a minute; the caller learns
 /// sooner that it should try again.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl AppState {
-    /// The watch index, when there is one and every watch has listed its
-    /// kind since it last failed. An index that is catching up (after
-    /// kube-apiserver restarted, say) may miss what changed meanwhile, and
-    /// kube-apiserver does not ask `/readyz` before proxying; so until it
-    /// has caught up, requests are answered the way `--strategy=scan`
-    /// answers them: slower, never silently incomplete.
-    pub fn synced_index(&self) -> Option<&Arc<index::MetaIndex>> {
-        self.index.as_ref().filter(|index| index.is_synced())
-    }
-}
 
 /// The path prefix of the group version this server serves.
 pub const PREFIX: &str = "/apis/primary-all/v1";
@@ -176,8 +169,8 @@ async fn ok() -> &'static str {
     "ok"
 }
 
-/// Ready when the request-header CA and discovery are loaded, and not
-/// shutting down.
+/// Ready when the request-header CA and discovery are loaded, every watch
+/// has tried once, and not shutting down.
 async fn readyz(State(state): State<AppState>) -> Response {
     let mut missing = Vec::new();
     if !state.serving.load(Ordering::SeqCst) {
@@ -189,8 +182,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if state.discovery.get().await.is_none() {
         missing.push("discovery not loaded");
     }
-    if state.index.as_ref().is_some_and(|index| !index.is_synced()) {
-        missing.push("watch cache not synced");
+    // Ready once every watch has tried to list its kind: a kind that never
+    // syncs is named in answers, and does not hold the server back.
+    if state.index.as_ref().is_some_and(|index| !index.is_ready()) {
+        missing.push("watch cache not started");
     }
     if missing.is_empty() {
         "ok".into_response()

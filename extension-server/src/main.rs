@@ -80,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
     let index = state.index.clone();
     tokio::spawn(async move {
         // Discovery first (retried), then every 30 s, or sooner when a watch
-        // finds its kind gone; the watch cache, when there is one, follows
+        // finds its kind gone or a CRD or APIService changes; the watch cache, when there is one, follows
         // each new catalog (a CRD added or removed).
         let mut backoff = Duration::from_millis(200);
         loop {
@@ -97,15 +97,15 @@ async fn main() -> anyhow::Result<()> {
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
-            let kind_missing = async {
+            let kinds_changed = async {
                 match &index {
-                    Some(index) => index.kind_missing().await,
+                    Some(index) => index.kinds_changed().await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
-                () = kind_missing => {
+                () = kinds_changed => {
                     // Rate-limited like a refresh forced by a request.
                     tokio::time::sleep_until(refreshed + discovery::MIN_FORCED_REFRESH).await;
                 }

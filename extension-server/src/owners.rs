@@ -63,17 +63,27 @@ pub async fn answer(
                 break;
             }
         };
-        let decision = state
-            .authorizer
-            .can_get(
-                user,
-                &owner_kind,
-                owner_namespace.as_deref(),
-                Some(&owner_name),
-            )
-            .await
-            .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
-        if !decision.allowed {
+        // An owner named by an ownerReference the caller can read is an
+        // object the caller has named: `get` by name decides. One found by
+        // the primary-uid label was named by the index, not by the caller:
+        // it is a disclosure, and `list` (or `get` by resourceNames) decides.
+        let allowed = match link {
+            "label" => {
+                let names = std::collections::BTreeSet::from([owner_name.clone()]);
+                state
+                    .authorizer
+                    .shown(user, &owner_kind, owner_namespace.as_deref(), &names)
+                    .await
+                    .map(|(shown, _)| shown.includes(&owner_name))
+            }
+            _ => state
+                .authorizer
+                .can_get(user, &owner_kind, owner_namespace.as_deref(), &owner_name)
+                .await
+                .map(|decision| decision.allowed),
+        }
+        .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+        if !allowed {
             left_out.push(authz::forbidden_left_out(
                 user,
                 &owner_kind,
@@ -81,12 +91,18 @@ pub async fn answer(
             ));
             break;
         }
-        let api = owner_kind.api(state.client.clone(), owner_namespace.as_deref());
-        let mut owner = match api.get_opt(&owner_name).await {
+        let read = crate::read::one(
+            &state.client,
+            &owner_kind,
+            owner_namespace.as_deref(),
+            &owner_name,
+        )
+        .await;
+        let owner = match read {
             Ok(Some(owner)) => owner,
             // A dangling reference: the garbage collector is about to
             // delete the object below. The chain ends here, and says so.
-            Ok(None) => {
+            Ok(None) | Err(crate::read::ReadError::Invalid(_)) => {
                 left_out.push(failed(
                     &owner_kind,
                     owner_namespace.as_deref(),
@@ -97,7 +113,7 @@ pub async fn answer(
                 ));
                 break;
             }
-            Err(err) => {
+            Err(crate::read::ReadError::Kube(err)) => {
                 return Err(AppError::from_kube(
                     format!(
                         "failed to read {} {owner_name:?}",
@@ -107,7 +123,6 @@ pub async fn answer(
                 ));
             }
         };
-        owner_kind.stamp(&mut owner);
         owners.push(object_ref(&owner, Some(link)));
         current = owner;
     }
@@ -150,7 +165,7 @@ fn next_owner(
     if let Some(reference) = reference {
         let Some(kind) = catalog.by_api_version(&reference.api_version, &reference.kind) else {
             return Some(Err(LeftOut {
-                group: group_of(&reference.api_version),
+                group: primary_all::wire::group_of(&reference.api_version).to_string(),
                 version: version_of(&reference.api_version),
                 kind: reference.kind.clone(),
                 resource: String::new(),
@@ -177,10 +192,12 @@ fn next_owner(
     }
     let uid = object.metadata.labels.as_ref()?.get(PRIMARY_UID_LABEL)?;
     let found = state.index.as_ref().and_then(|index| {
-        let graph = index.graph();
-        let entry = graph.get(uid)?;
+        // The graph's guard is dropped before the kinds are read: the
+        // index's lock order (see `index`) never holds the graph while
+        // taking the kinds.
+        let entry = index.graph().get(uid).cloned()?;
         let kind = index.kind(&entry.kind)?;
-        Some((kind, entry.namespace.clone(), entry.name.clone()))
+        Some((kind, entry.namespace, entry.name))
     });
     Some(match found {
         Some((kind, namespace, name)) => Ok(Owner {
@@ -246,14 +263,6 @@ fn failed(kind: &Kind, namespace: Option<&str>, message: String) -> LeftOut {
     }
 }
 
-/// `apps/v1` → `apps`; `v1` → `""`.
-fn group_of(api_version: &str) -> String {
-    api_version
-        .split_once('/')
-        .map(|(g, _)| g.to_string())
-        .unwrap_or_default()
-}
-
 /// `apps/v1` → `v1`; `v1` → `v1`.
 fn version_of(api_version: &str) -> String {
     api_version
@@ -268,9 +277,9 @@ mod tests {
 
     #[test]
     fn an_api_version_splits_into_group_and_version() {
-        assert_eq!(group_of("apps/v1"), "apps");
+        assert_eq!(primary_all::wire::group_of("apps/v1"), "apps");
         assert_eq!(version_of("apps/v1"), "v1");
-        assert_eq!(group_of("v1"), "");
+        assert_eq!(primary_all::wire::group_of("v1"), "");
         assert_eq!(version_of("v1"), "v1");
     }
 }

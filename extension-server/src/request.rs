@@ -25,7 +25,7 @@ pub struct PrimaryRef {
     /// The API group; `""` for the core group.
     pub group: String,
     /// The version, when the path names one (the first shape); otherwise the
-    /// group's preferred version is used.
+    /// most stable version that serves the kind is used.
     pub version: Option<String>,
     /// The kind (`Database`) or plural resource name (`databases`), in any case.
     pub kind: String,

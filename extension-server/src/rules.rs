@@ -7,7 +7,7 @@
 //! `from` kind, a `to` kind, and where in a `from` object the link is
 //! written: a label `selector`, a `name`, or a list of `refs`. The server
 //! applies the rules to the objects of an answer, reads what they point at
-//! (one LIST per selector, one GET per name), and hangs it below its source
+//! (one LIST per selector, one LIST by name per reference), and hangs it below its source
 //! with the link `rule:<name>`. What it finds passes the same per-kind
 //! authorization as every other secondary.
 //!
@@ -33,8 +33,9 @@ pub const CONFIGMAP_NAME: &str = "relationship-rules";
 pub const CONFIGMAP_KEY: &str = "rules.yaml";
 /// The shipped rules, as applied by `kubectl apply`.
 pub const SHIPPED: &str = include_str!("../deploy/relationship-rules.yaml");
-/// The most objects one answer reads by rules: a bound on what a rule set
-/// (or a Service selecting thousands of Pods) can cost one request.
+/// The most reads one answer makes by rules, and the most objects one
+/// selector read returns: a bound on what a rule set (or a Service
+/// selecting thousands of Pods) can cost one request.
 pub const MAX_RULE_READS: usize = 64;
 
 /// A kind, by group and kind: rules name no version (the preferred one is read).
@@ -251,12 +252,49 @@ pub struct Found {
     pub secondaries: Vec<Secondary>,
     /// How many API calls were made.
     pub api_calls: u32,
+    /// Kinds that reads were planned for but not made, because the answer's
+    /// budget of [`MAX_RULE_READS`] was spent.
+    pub truncated: Vec<Kind>,
+    /// Kinds whose rule reads failed (the cause is logged, not returned).
+    pub failed: Vec<Kind>,
+    /// References refused before any read: a namespace or name that no
+    /// object can have, or a kind the cluster does not serve.
+    pub refused: u32,
+}
+
+/// One read a rule asks for, planned before any is made.
+#[derive(Debug, Clone)]
+struct Plan {
+    /// The rule that asks.
+    rule: Arc<str>,
+    /// The object that points, and its level.
+    source_uid: String,
+    level: u32,
+    /// The kind read.
+    kind: Kind,
+    /// Where.
+    namespace: Option<String>,
+    /// What: objects a label selector selects, or one object by name.
+    target: Target,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Selected(String),
+    Named(String),
 }
 
 /// Applies `rules` to `sources` (the primary and its secondaries, each with
 /// its level): reads what each rule points at and returns it as new
 /// secondaries one level below their source. Objects already in `known`
-/// (by uid) are not repeated; reads stop at [`MAX_RULE_READS`] objects.
+/// (by uid) are not repeated.
+///
+/// Every reference is checked before it is read (a namespace must be a DNS
+/// label, a name an object name, the kind one the cluster serves), every
+/// read is checked after (the object must be the one asked for), reads run
+/// [`CONCURRENT_RULE_READS`] at a time, and one answer makes at most
+/// [`MAX_RULE_READS`] of them: what the budget cut is named in
+/// [`Found::truncated`].
 pub async fn apply(
     client: &kube::Client,
     catalog: &Catalog,
@@ -264,122 +302,198 @@ pub async fn apply(
     sources: &[(&DynamicObject, u32)],
     known: &mut HashSet<String>,
 ) -> Found {
+    use futures::{FutureExt, StreamExt};
+
     let mut found = Found::default();
+    let mut plans = Vec::new();
     for (source, level) in sources {
         let Some(types) = &source.types else {
             continue;
         };
-        let group = types.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let group = primary_all::wire::group_of(&types.api_version);
         for rule in rules
             .rules
             .iter()
             .filter(|r| r.from.group == group && r.from.kind == types.kind)
         {
-            if found.secondaries.len() >= MAX_RULE_READS {
-                return found;
+            plan(
+                catalog,
+                rule,
+                source,
+                *level,
+                &mut plans,
+                &mut found.refused,
+            );
+        }
+    }
+    if found.refused > 0 {
+        tracing::debug!(
+            refused = found.refused,
+            "rule references refused before reading"
+        );
+    }
+    let over_budget = plans.split_off(plans.len().min(MAX_RULE_READS));
+    for plan in over_budget {
+        if !found.truncated.iter().any(|k| same_kind(k, &plan.kind)) {
+            found.truncated.push(plan.kind);
+        }
+    }
+    let reads = futures::stream::iter(plans)
+        .map(|plan| {
+            async move {
+                let read = read(client, &plan).await;
+                (plan, read)
             }
-            let targets = targets(client, catalog, rule, source, &mut found.api_calls).await;
-            for (kind, mut object) in targets {
-                let Some(uid) = object.metadata.uid.clone() else {
-                    continue;
-                };
-                if !known.insert(uid) {
-                    continue;
+            .boxed()
+        })
+        .buffered(CONCURRENT_RULE_READS)
+        .collect::<Vec<_>>()
+        .await;
+    for (plan, read) in reads {
+        let (objects, api_calls) = match read {
+            Ok(read) => read,
+            Err(err) => {
+                tracing::warn!(rule = %plan.rule, kind = %plan.kind.qualified_resource(), error = %err, "a rule read failed");
+                if !found.failed.iter().any(|k| same_kind(k, &plan.kind)) {
+                    found.failed.push(plan.kind.clone());
                 }
-                kind.stamp(&mut object);
-                found.secondaries.push(Secondary {
-                    kind,
-                    object,
-                    parent_uid: source.metadata.uid.clone().unwrap_or_default(),
-                    link: Link::Rule(Arc::from(rule.name.as_str())),
-                    level: level + 1,
-                });
+                found.api_calls += 1;
+                continue;
             }
+        };
+        found.api_calls += api_calls;
+        for object in objects {
+            let Some(uid) = object.metadata.uid.clone() else {
+                continue;
+            };
+            if !known.insert(uid) {
+                continue;
+            }
+            found.secondaries.push(Secondary {
+                kind: plan.kind.clone(),
+                object,
+                parent_uid: plan.source_uid.clone(),
+                link: Link::Rule(plan.rule.clone()),
+                level: plan.level + 1,
+            });
         }
     }
     found
 }
 
-/// The objects one rule points at from `source`. A reference that does not
-/// resolve (no such kind, no such object, a read that fails) points at
-/// nothing: a rule adds what it can find and never fails an answer.
-async fn targets(
-    client: &kube::Client,
+/// How many rule reads of one answer are in flight at once.
+pub const CONCURRENT_RULE_READS: usize = 8;
+
+fn same_kind(a: &Kind, b: &Kind) -> bool {
+    a.resource.group == b.resource.group && a.resource.plural == b.resource.plural
+}
+
+/// The reads one rule asks for from `source`. A reference that cannot name
+/// an object (no such kind, a malformed namespace or name) is refused and
+/// counted; a rule never fails an answer.
+fn plan(
     catalog: &Catalog,
     rule: &Rule,
     source: &DynamicObject,
-    api_calls: &mut u32,
-) -> Vec<(Kind, DynamicObject)> {
-    let namespace = source.metadata.namespace.as_deref();
+    level: u32,
+    plans: &mut Vec<Plan>,
+    refused: &mut u32,
+) {
+    let namespace = source.metadata.namespace.clone();
+    let base = |kind: Kind, namespace: Option<String>, target: Target| Plan {
+        rule: Arc::from(rule.name.as_str()),
+        source_uid: source.metadata.uid.clone().unwrap_or_default(),
+        level,
+        kind,
+        namespace,
+        target,
+    };
     let to = rule
         .to
         .as_ref()
         .and_then(|to| catalog.by_group_kind(&to.group, &to.kind));
     if let (Some(pointer), Some(to)) = (&rule.selector, &to) {
-        let Some(selector) = label_selector(source.data.pointer(pointer)) else {
-            return Vec::new();
-        };
-        let api = to.api(client.clone(), namespace);
-        *api_calls += 1;
-        let listed = api
-            .list(
-                &ListParams::default()
-                    .labels(&selector)
-                    .limit(MAX_RULE_READS as u32),
-            )
-            .await;
-        return listed
-            .map(|l| l.items.into_iter().map(|o| (to.clone(), o)).collect())
-            .unwrap_or_default();
+        if let Some(selector) = label_selector(source.data.pointer(pointer)) {
+            plans.push(base(to.clone(), namespace, Target::Selected(selector)));
+        }
+        return;
     }
     if let (Some(pointer), Some(to)) = (&rule.name_ref, &to) {
-        let Some(name) = source.data.pointer(pointer).and_then(|v| v.as_str()) else {
-            return Vec::new();
-        };
-        return get(client, to, namespace, name, api_calls)
-            .await
-            .map(|o| vec![(to.clone(), o)])
-            .unwrap_or_default();
-    }
-    if let Some(pointer) = &rule.refs {
-        let Some(references) = source.data.pointer(pointer).and_then(|v| v.as_array()) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for reference in references.iter().take(MAX_RULE_READS) {
-            let field = |f: &str| reference.get(f).and_then(|v| v.as_str());
-            let (Some(api_version), Some(kind), Some(name)) =
-                (field("apiVersion"), field("kind"), field("name"))
-            else {
-                continue;
-            };
-            let Some(kind) = catalog.by_api_version(api_version, kind) else {
-                continue;
-            };
-            let namespace = field("namespace").or(namespace);
-            if let Some(object) = get(client, &kind, namespace, name, api_calls).await {
-                out.push((kind, object));
+        if let Some(name) = source.data.pointer(pointer).and_then(|v| v.as_str()) {
+            match checked(to, namespace.as_deref(), name) {
+                Some(namespace) => {
+                    plans.push(base(to.clone(), namespace, Target::Named(name.to_string())))
+                }
+                None => *refused += 1,
             }
         }
-        return out;
+        return;
     }
-    Vec::new()
+    let Some(pointer) = &rule.refs else {
+        return;
+    };
+    let Some(references) = source.data.pointer(pointer).and_then(|v| v.as_array()) else {
+        return;
+    };
+    for reference in references {
+        let field = |f: &str| reference.get(f).and_then(|v| v.as_str());
+        let (Some(api_version), Some(kind), Some(name)) =
+            (field("apiVersion"), field("kind"), field("name"))
+        else {
+            *refused += 1;
+            continue;
+        };
+        let Some(kind) = catalog.by_api_version(api_version, kind) else {
+            *refused += 1;
+            continue;
+        };
+        let namespace = field("namespace").or(namespace.as_deref());
+        match checked(&kind, namespace, name) {
+            Some(namespace) => plans.push(base(kind, namespace, Target::Named(name.to_string()))),
+            None => *refused += 1,
+        }
+    }
 }
 
-/// One GET; `None` when the object is missing or the read fails.
-async fn get(
+/// The namespace to read `name` of `kind` in, when both can name an object:
+/// `None` inside for a cluster-scoped kind; `None` outside when refused.
+fn checked(kind: &Kind, namespace: Option<&str>, name: &str) -> Option<Option<String>> {
+    crate::read::check_name(name).ok()?;
+    if !kind.is_namespaced() {
+        return Some(None);
+    }
+    let namespace = namespace?;
+    crate::read::check_namespace(namespace).ok()?;
+    Some(Some(namespace.to_string()))
+}
+
+/// Makes one planned read: the objects it found and the API calls it took.
+async fn read(
     client: &kube::Client,
-    kind: &Kind,
-    namespace: Option<&str>,
-    name: &str,
-    api_calls: &mut u32,
-) -> Option<DynamicObject> {
-    *api_calls += 1;
-    kind.api(client.clone(), namespace)
-        .get_opt(name)
-        .await
-        .ok()
-        .flatten()
+    plan: &Plan,
+) -> Result<(Vec<DynamicObject>, u32), kube::Error> {
+    match &plan.target {
+        Target::Selected(selector) => {
+            let params = ListParams::default().labels(selector);
+            let listed = crate::read::list(
+                client,
+                &plan.kind,
+                plan.namespace.as_deref(),
+                &params,
+                MAX_RULE_READS,
+            )
+            .await?;
+            Ok((listed.items, listed.api_calls))
+        }
+        Target::Named(name) => {
+            match crate::read::one(client, &plan.kind, plan.namespace.as_deref(), name).await {
+                Ok(object) => Ok((object.into_iter().collect(), 1)),
+                Err(crate::read::ReadError::Kube(err)) => Err(err),
+                // Checked while planning; nothing was sent.
+                Err(crate::read::ReadError::Invalid(_)) => Ok((Vec::new(), 0)),
+            }
+        }
+    }
 }
 
 /// `{"app": "db", "tier": "data"}` → `app=db,tier=data`. An empty or

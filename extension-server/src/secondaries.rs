@@ -100,10 +100,14 @@ pub async fn scan(
             let client = client.clone();
             let namespace = namespace.clone();
             async move {
-                let result = kind
-                    .api(client, namespace.as_deref())
-                    .list(&ListParams::default())
-                    .await;
+                let result = crate::read::list(
+                    &client,
+                    &kind,
+                    namespace.as_deref(),
+                    &ListParams::default(),
+                    MAX_SCANNED_PER_KIND,
+                )
+                .await;
                 (kind, result)
             }
         })
@@ -111,32 +115,55 @@ pub async fn scan(
         .collect::<Vec<_>>()
         .await;
 
-    let mut result = Scan {
-        api_calls: lists.len() as u32,
-        ..Scan::default()
-    };
+    let mut result = Scan::default();
     let mut objects: Vec<(Kind, DynamicObject)> = Vec::new();
     for (kind, list) in lists {
         match list {
-            Ok(list) => {
-                for mut object in list.items {
-                    kind.stamp(&mut object);
-                    objects.push((kind.clone(), object));
+            Ok(listed) => {
+                result.api_calls += listed.api_calls;
+                if listed.truncated {
+                    result.failed.push(left_out(
+                        &kind,
+                        namespace.as_deref(),
+                        LeftOutReason::Truncated,
+                    ));
                 }
+                objects.extend(listed.items.into_iter().map(|o| (kind.clone(), o)));
             }
-            Err(err) => result
-                .failed
-                .push(left_out(&kind, namespace.as_deref(), &err)),
+            Err(err) => {
+                result.api_calls += 1;
+                tracing::warn!(kind = %kind.qualified_resource(), error = %err, "a scan's LIST failed");
+                result
+                    .failed
+                    .push(left_out(&kind, namespace.as_deref(), LeftOutReason::Failed));
+            }
         }
     }
     result.secondaries = walk(primary, objects, depth);
     result
 }
 
-pub(crate) fn left_out(kind: &Kind, namespace: Option<&str>, err: &kube::Error) -> LeftOut {
-    let reason = match err {
-        kube::Error::Api(status) if status.is_forbidden() => LeftOutReason::Forbidden,
-        _ => LeftOutReason::Failed,
+/// The most objects of one kind a scan reads (page by page): a bound on the
+/// memory one answer can take; a kind cut short is named as `Truncated`.
+pub const MAX_SCANNED_PER_KIND: usize = 50_000;
+
+/// The `leftOut` entry for a kind that could not be read: written by the
+/// server from the reason alone, never from kube-apiserver's error text
+/// (which can name an object); the cause goes to the server's log.
+pub fn left_out(kind: &Kind, namespace: Option<&str>, reason: LeftOutReason) -> LeftOut {
+    let what = kind.qualified_resource();
+    let message = match reason {
+        LeftOutReason::Forbidden => format!("the caller may not list {what} here"),
+        LeftOutReason::Failed => format!("reading {what} failed; the server's log has the cause"),
+        LeftOutReason::Syncing => format!(
+            "the server has not synced {what} yet and could not read it directly; try again"
+        ),
+        LeftOutReason::Unavailable => {
+            format!("the server cannot read {what} at the moment; objects of it may be missing")
+        }
+        LeftOutReason::Truncated => {
+            format!("the answer reached a bound on the reads of {what}; more may exist")
+        }
     };
     LeftOut {
         group: kind.resource.group.clone(),
@@ -147,7 +174,7 @@ pub(crate) fn left_out(kind: &Kind, namespace: Option<&str>, err: &kube::Error) 
             .filter(|_| kind.is_namespaced())
             .map(str::to_string),
         reason,
-        message: format!("failed to list {}: {err}", kind.qualified_resource()),
+        message,
     }
 }
 

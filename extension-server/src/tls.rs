@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::DistinguishedName;
@@ -112,6 +112,16 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> anyhow::Result<Arc<Se
 
 /// How long a connection may take to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers, and how long an
+/// HTTP/1 connection may sit idle between requests (hyper's header-read
+/// timer also runs while a kept-alive connection waits for its next one).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle HTTP/2 connection is pinged; one that does not answer
+/// within [`HEADER_READ_TIMEOUT`] is closed.
+const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// The most connections served at once. kube-apiserver keeps a few HTTP/2
+/// connections per replica; the cap is for everything else.
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// Serves `app` over TLS on `listener` until `shutdown` resolves, then stops
 /// accepting and lets in-flight requests finish (bounded by `drain`).
@@ -129,6 +139,19 @@ pub async fn serve(
     // servers do (1 MiB) instead of hyper's 16 KiB for HTTP/2, so that a
     // large request gets a Status from us rather than a 503 from the proxy.
     builder.http2().max_header_list_size(1 << 20);
+    // hyper drops its default header-read timeout when no timer is set: a
+    // client that sends its headers slowly (or opens a connection and sends
+    // nothing) would hold a connection and a task forever.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_KEEP_ALIVE))
+        .keep_alive_timeout(HEADER_READ_TIMEOUT);
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
@@ -141,11 +164,19 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Past the cap, a connection is closed at once: the ones being
+        // served keep their memory and tasks.
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(%remote, limit = MAX_CONNECTIONS, "too many connections; closing a new one");
+            drop(tcp);
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = app.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _permit = permit;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {

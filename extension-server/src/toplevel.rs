@@ -6,14 +6,15 @@
 //! (a Database, a Deployment, a ConfigMap written by hand) and how each is
 //! doing. Every kind holding objects in the namespace is read with one LIST
 //! (the watch index says which kinds hold any; without it, every listable
-//! kind is listed), and only kinds the caller may `get` there are counted:
-//! the others are named as left out, like in every answer.
+//! kind is listed), and only what the caller may `list` there (or `get` by
+//! name) is shown and counted: the others are named as left out, like in
+//! every answer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kube::api::{DynamicObject, ListParams};
-use primary_all::wire::{ObjectRef, TopLevelItem, TopLevelList};
+use primary_all::wire::{LeftOutReason, ObjectRef, TopLevelItem, TopLevelList};
 
 use crate::AppState;
 use crate::answer::{self, Member};
@@ -22,9 +23,10 @@ use crate::authz;
 use crate::discovery::Kind;
 use crate::error::AppError;
 use crate::health;
-use crate::index::{Entry, Graph, Reached, kind_key};
+use crate::index::{Availability, Entry, Graph, Reached, kind_key};
+use crate::read;
 use crate::request::MAX_DEPTH;
-use crate::secondaries::CONCURRENT_LISTS;
+use crate::secondaries::{CONCURRENT_LISTS, MAX_SCANNED_PER_KIND, left_out as left_out_entry};
 
 /// Answers `namespaces/{namespace}/toplevel` for `user`.
 ///
@@ -39,61 +41,96 @@ pub async fn answer(
 ) -> Result<TopLevelList, AppError> {
     let mut api_calls = 0;
     let catalog = answer::catalog(state, &mut api_calls).await?;
-    let kinds = kinds_to_read(state, catalog.listable(), namespace);
-
-    // Which kinds may the caller read here? Asked before anything is read.
-    let mut readable = Vec::new();
+    let mut forbidden = Vec::new();
     let mut left_out = Vec::new();
-    for kind in kinds {
-        let decision = state
-            .authorizer
-            .can_get(user, &kind, Some(namespace), None)
-            .await
-            .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
-        if decision.allowed {
-            readable.push(kind);
-        } else if holds_any(state, &kind, namespace).await {
-            left_out.push(authz::forbidden_left_out(user, &kind, Some(namespace)));
-        }
-    }
+    let kinds = kinds_to_read(state, catalog.listable(), namespace, &mut left_out);
 
-    let lists = futures::stream::iter(readable)
+    let lists = futures::stream::iter(kinds)
         .map(|kind| {
-            let api = kind.api(state.client.clone(), Some(namespace));
-            async move { (kind.clone(), api.list(&ListParams::default()).await) }
+            async move {
+                let params = ListParams::default();
+                let listed = read::list(
+                    &state.client,
+                    &kind,
+                    Some(namespace),
+                    &params,
+                    MAX_SCANNED_PER_KIND,
+                )
+                .await;
+                (kind, listed)
+            }
+            .boxed()
         })
         .buffer_unordered(CONCURRENT_LISTS)
         .collect::<Vec<_>>()
         .await;
 
+    // A namespace's objects are a list: each kind is shown where the caller
+    // may `list` it, else only the objects it may `get` by name.
     let rules = state.rules.get();
     let mut graph = Graph::default();
     let mut objects: HashMap<String, DynamicObject> = HashMap::new();
     for (kind, listed) in lists {
-        let items = match listed {
-            Ok(list) => list.items,
+        let listed = match listed {
+            Ok(listed) => listed,
             Err(err) => {
-                left_out.push(crate::secondaries::left_out(&kind, Some(namespace), &err));
+                tracing::warn!(kind = %kind.qualified_resource(), error = %err, "toplevel's LIST failed");
+                left_out.push(left_out_entry(
+                    &kind,
+                    Some(namespace),
+                    LeftOutReason::Failed,
+                ));
                 continue;
             }
         };
+        api_calls += listed.api_calls;
+        if listed.items.is_empty() {
+            continue;
+        }
+        if listed.truncated {
+            left_out.push(left_out_entry(
+                &kind,
+                Some(namespace),
+                LeftOutReason::Truncated,
+            ));
+        }
+        let names: BTreeSet<String> = listed
+            .items
+            .iter()
+            .filter_map(|o| o.metadata.name.clone())
+            .collect();
+        let (shown, calls) = state
+            .authorizer
+            .shown(user, &kind, Some(namespace), &names)
+            .await
+            .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+        api_calls += calls;
+        if names.iter().any(|n| !shown.includes(n)) {
+            forbidden.push(authz::forbidden_left_out(user, &kind, Some(namespace)));
+        }
         let key = kind_key(&kind);
-        for mut object in items {
+        for object in listed.items {
+            if !shown.includes(object.metadata.name.as_deref().unwrap_or_default()) {
+                continue;
+            }
             let Some((uid, entry)) = Entry::of(&key, &object.metadata) else {
                 continue;
             };
-            kind.stamp(&mut object);
             graph.apply(uid.clone(), entry);
             objects.insert(uid, object);
         }
     }
+    let (mut left_out, calls) = answer::readable_left_out(state, user, &catalog, left_out).await?;
+    api_calls += calls;
+    left_out.extend(forbidden);
+    tracing::Span::current().record("api_calls", api_calls);
 
     let mut items: Vec<TopLevelItem> = objects
         .iter()
         .filter(|(uid, _)| graph.get(uid).is_some_and(Entry::is_top_level))
         .filter(|(_, o)| {
             let types = o.types.clone().unwrap_or_default();
-            let group = types.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+            let group = primary_all::wire::group_of(&types.api_version);
             !rules.is_hidden(
                 group,
                 &types.kind,
@@ -104,7 +141,7 @@ pub async fn answer(
             // The server's index sees every kind, so its walk passes owners
             // of kinds the caller may not read; without it, only what was
             // listed can be walked.
-            let below = match state.synced_index() {
+            let below = match &state.index {
                 Some(index) => index.graph().secondaries(uid, MAX_DEPTH),
                 None => graph.secondaries(uid, MAX_DEPTH),
             };
@@ -123,33 +160,41 @@ pub async fn answer(
     })
 }
 
-/// The namespaced kinds to list: those the watch index has objects of in
-/// `namespace`, or (without an index) every listable namespaced kind.
-fn kinds_to_read(state: &AppState, listable: &[Kind], namespace: &str) -> Vec<Kind> {
-    let namespaced = listable.iter().filter(|k| k.is_namespaced());
-    match state.synced_index() {
-        Some(index) => {
-            let held = index.graph().kinds_in(namespace);
-            namespaced
-                .filter(|k| held.contains(&kind_key(k)))
-                .cloned()
-                .collect()
+/// The namespaced kinds to list: those the watch index has synced and
+/// holds objects of in `namespace`, and those it has not synced yet; kinds
+/// it cannot read are added to `left_out`. Without an index, every listable
+/// namespaced kind.
+fn kinds_to_read(
+    state: &AppState,
+    listable: &[Kind],
+    namespace: &str,
+    left_out: &mut Vec<primary_all::wire::LeftOut>,
+) -> Vec<Kind> {
+    let Some(index) = &state.index else {
+        return listable
+            .iter()
+            .filter(|k| k.is_namespaced())
+            .cloned()
+            .collect();
+    };
+    let held = index.graph().kinds_in(namespace);
+    let mut kinds = Vec::new();
+    for (kind, availability) in index.kinds() {
+        if !kind.is_namespaced() {
+            continue;
         }
-        None => namespaced.cloned().collect(),
+        match availability {
+            Availability::Synced if held.contains(&kind_key(&kind)) => kinds.push(kind),
+            Availability::Synced => {}
+            Availability::Syncing => kinds.push(kind),
+            Availability::Unavailable => left_out.push(left_out_entry(
+                &kind,
+                Some(namespace),
+                LeftOutReason::Unavailable,
+            )),
+        }
     }
-}
-
-/// Whether `kind` holds objects in `namespace`: the index knows (every kind
-/// it returned from [`kinds_to_read`] does); without it, one LIST of at most
-/// one object, with the server's own rights, tells.
-async fn holds_any(state: &AppState, kind: &Kind, namespace: &str) -> bool {
-    if state.synced_index().is_some() {
-        return true;
-    }
-    kind.api(state.client.clone(), Some(namespace))
-        .list(&ListParams::default().limit(1))
-        .await
-        .is_ok_and(|l| !l.items.is_empty())
+    kinds
 }
 
 /// One top-level object: the objects below it that the caller may read

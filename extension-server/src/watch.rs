@@ -34,6 +34,64 @@ pub const DEFAULT_WATCH_SECONDS: u32 = 300;
 /// How long a burst of changes may settle before the answer is computed
 /// again: a rollout changes many objects within milliseconds.
 pub const SETTLE: Duration = Duration::from_millis(250);
+/// The most watches the server streams at once.
+pub const MAX_WATCHES: usize = 256;
+/// The most watches one caller (by user name) has open at once.
+pub const MAX_WATCHES_PER_USER: usize = 16;
+
+/// Counts open watches, in total and per caller, so that neither one
+/// caller nor all of them together can open streams without bound.
+#[derive(Debug, Default)]
+pub struct WatchLimits {
+    open: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// An open watch; dropping it frees its place.
+#[derive(Debug)]
+pub struct WatchSlot {
+    limits: std::sync::Arc<WatchLimits>,
+    user: String,
+}
+
+impl WatchLimits {
+    /// Takes a place for `user`'s watch.
+    ///
+    /// # Errors
+    ///
+    /// 429 when the caller, or the server, has as many open as it may.
+    pub fn open(self: &std::sync::Arc<Self>, user: &str) -> Result<WatchSlot, AppError> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let total: usize = open.values().sum();
+        let mine = open.get(user).copied().unwrap_or_default();
+        if mine >= MAX_WATCHES_PER_USER {
+            return Err(AppError::TooManyRequests(format!(
+                "User \"{user}\" has {mine} watches open, the most one caller may; close one or try again later"
+            )));
+        }
+        if total >= MAX_WATCHES {
+            return Err(AppError::TooManyRequests(format!(
+                "the server streams {total} watches, the most it may; try again later"
+            )));
+        }
+        *open.entry(user.to_string()).or_default() += 1;
+        Ok(WatchSlot {
+            limits: self.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut open = self.limits.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
 
 /// Streams `wanted`'s answer: once at once, then on every change.
 ///
@@ -52,6 +110,7 @@ pub async fn stream(
             "watch=true needs the server's watch index (--strategy=indexed)".to_string(),
         ));
     };
+    let slot = state.watches.open(&user.name)?;
     // Subscribed before the first answer, so no change falls in between.
     let mut changes = index.subscribe();
     let first = answer::primary(&state, &user, &wanted, &params).await?;
@@ -60,9 +119,13 @@ pub async fn stream(
 
     let (tx, mut rx) = mpsc::channel::<Bytes>(4);
     tokio::spawn(async move {
+        // The place is held until the stream ends, whatever ends it.
+        let _slot = slot;
+        // Every send is bounded by the deadline too: a caller that stops
+        // reading cannot keep this task, or its place, past timeoutSeconds.
         let mut uids = uids_of(&first);
         let mut last = serde_json::to_value(&first).unwrap_or_default();
-        if tx.send(event("ADDED", &first)).await.is_err() {
+        if !send_until(&tx, deadline, event("ADDED", &first)).await {
             return;
         }
         loop {
@@ -80,13 +143,13 @@ pub async fn stream(
                     if value != last {
                         uids = uids_of(&next);
                         last = value;
-                        if tx.send(event("MODIFIED", &next)).await.is_err() {
+                        if !send_until(&tx, deadline, event("MODIFIED", &next)).await {
                             return;
                         }
                     }
                 }
                 Err(err) => {
-                    let _ = tx.send(event("ERROR", &StatusBody::failure(&err))).await;
+                    send_until(&tx, deadline, event("ERROR", &StatusBody::failure(&err))).await;
                     return;
                 }
             }
@@ -100,6 +163,15 @@ pub async fn stream(
         Body::from_stream(body),
     )
         .into_response())
+}
+
+/// Sends one line, unless the deadline passes first (a caller that stopped
+/// reading); `false` when the line was not sent.
+async fn send_until(tx: &mpsc::Sender<Bytes>, deadline: Instant, line: Bytes) -> bool {
+    matches!(
+        tokio::time::timeout_at(deadline, tx.send(line)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Waits for a change that touches the answer: an object in it, or a new

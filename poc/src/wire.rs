@@ -92,6 +92,16 @@ fn one() -> u32 {
     1
 }
 
+/// The API group of an `apiVersion`: `apps` of `apps/v1`, `""` of `v1`.
+///
+/// ```
+/// assert_eq!(primary_all::wire::group_of("apps/v1"), "apps");
+/// assert_eq!(primary_all::wire::group_of("v1"), "");
+/// ```
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
 /// A kind left out of an answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeftOut {
@@ -113,12 +123,28 @@ pub struct LeftOut {
 }
 
 /// Why a kind was left out.
+///
+/// Every entry is written by the server from a fixed set of messages; none
+/// carries kube-apiserver's error text (which can name an object), and only
+/// kinds the caller may read (or, for [`Forbidden`](Self::Forbidden), kinds
+/// that hold something below the primary) are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LeftOutReason {
-    /// The caller may not `get` objects of this kind there.
+    /// The caller may not `list` objects of this kind there (and holds no
+    /// `get` by name for the ones below the primary).
     Forbidden,
     /// Reading this kind failed.
     Failed,
+    /// The server's watch of this kind has not listed it yet, and reading it
+    /// directly failed too.
+    Syncing,
+    /// The server cannot read this kind at the moment (its watch keeps
+    /// failing: a conversion webhook or an aggregated API that does not
+    /// answer); objects of it may be missing.
+    Unavailable,
+    /// A bound on the work of one answer (reads by relationship rules, the
+    /// size of the answer) was reached; more objects of this kind may exist.
+    Truncated,
 }
 
 /// One node of the `?view=tree` answer: an object and what it owns.
