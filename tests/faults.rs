@@ -30,42 +30,27 @@ static ONE_FAULT_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_n
 
 #[tokio::test]
 #[ignore = "needs the local control plane: cargo xtask test"]
-async fn after_a_kube_apiserver_restart_readiness_fails_then_the_watches_resume()
+async fn after_a_kube_apiserver_restart_the_server_stays_ready_and_the_watches_resume()
 -> anyhow::Result<()> {
     kube_test_utils::init_tracing();
     let _turn = ONE_FAULT_AT_A_TIME.lock().await;
     let _restore = StartAgainOnDrop("kube-apiserver");
     let probe = probe()?;
 
-    // Given the extension server, ready (its watches synced)
+    // Given the extension server, ready
     until_ready(&probe, Duration::from_secs(60)).await?;
 
     // When kube-apiserver is restarted: SIGTERM, then started on the same port
-    let restart = tokio::spawn(cluster(&["restart", "kube-apiserver"]));
-
-    // Then the server's /readyz fails, because its watches broke
     let restarted = Instant::now();
-    let message = loop {
-        if let Err(message) = readyz(&probe).await {
-            break message;
-        }
-        anyhow::ensure!(
-            restarted.elapsed() < Duration::from_secs(30),
-            "/readyz never failed while kube-apiserver restarted"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let unready = Instant::now();
-    assert!(message.contains("watch cache not synced"), "{message}");
+    cluster(&["restart", "kube-apiserver"]).await?;
 
-    // And it is ok again within a minute of kube-apiserver's return
-    restart.await??;
-    let back = until_ready(&probe, Duration::from_secs(60)).await?;
+    // Then the server is ready throughout and after: readiness says the
+    // server can answer, and while its watches relist, answers read the
+    // kinds directly (or name them as left out), never silently less
+    let back = until_ready(&probe, Duration::from_secs(5)).await?;
     eprintln!(
-        "measured: /readyz failed {:.1}s after the restart began, stayed failed {:.1}s, \
-         and was ok {:.1}s after kube-apiserver was ready again",
-        (unready - restarted).as_secs_f64(),
-        unready.elapsed().as_secs_f64(),
+        "measured: kube-apiserver restarted in {:.1}s; the server's /readyz was ok {:.1}s after",
+        restarted.elapsed().as_secs_f64(),
         back.as_secs_f64()
     );
 

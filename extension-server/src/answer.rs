@@ -52,7 +52,7 @@ pub async fn primary(
     api_calls += scan.api_calls;
     let mut found = scan.secondaries;
     let mut failed = scan.failed;
-    let by_rules = follow_rules(state, &catalog, &primary, &found, params.depth).await;
+    let by_rules = follow_rules(state, user, &catalog, &primary, &found, params.depth).await;
     api_calls += by_rules.api_calls;
     let namespace = primary.metadata.namespace.as_deref();
     for kind in &by_rules.truncated {
@@ -164,6 +164,7 @@ pub(crate) async fn locate(
 /// within `depth`.
 async fn follow_rules(
     state: &AppState,
+    user: &UserInfo,
     catalog: &Catalog,
     primary: &DynamicObject,
     found: &[Secondary],
@@ -182,7 +183,11 @@ async fn follow_rules(
         .chain(found.iter().map(|s| (&s.object, s.level)))
         .filter(|(_, level)| *level < depth)
         .collect();
-    rules::apply(&state.client, catalog, &rules, &sources, &mut known).await
+    let reader = rules::Reader {
+        authorizer: &state.authorizer,
+        user,
+    };
+    rules::apply(&state.client, reader, catalog, &rules, &sources, &mut known).await
 }
 
 /// Refuses with 403, in kube-apiserver's words, unless `user` may `get`

@@ -297,6 +297,7 @@ enum Target {
 /// [`Found::truncated`].
 pub async fn apply(
     client: &kube::Client,
+    reader: Reader<'_>,
     catalog: &Catalog,
     rules: &RuleSet,
     sources: &[(&DynamicObject, u32)],
@@ -341,7 +342,7 @@ pub async fn apply(
     let reads = futures::stream::iter(plans)
         .map(|plan| {
             async move {
-                let read = read(client, &plan).await;
+                let read = read(client, reader, &plan).await;
                 (plan, read)
             }
             .boxed()
@@ -351,7 +352,12 @@ pub async fn apply(
         .await;
     for (plan, read) in reads {
         let (objects, api_calls) = match read {
-            Ok(read) => read,
+            Ok(Read::Refused { api_calls }) => {
+                found.refused += 1;
+                found.api_calls += api_calls;
+                continue;
+            }
+            Ok(Read::Found { objects, api_calls }) => (objects, api_calls),
             Err(err) => {
                 tracing::warn!(rule = %plan.rule, kind = %plan.kind.qualified_resource(), error = %err, "a rule read failed");
                 if !found.failed.iter().any(|k| same_kind(k, &plan.kind)) {
@@ -467,11 +473,32 @@ fn checked(kind: &Kind, namespace: Option<&str>, name: &str) -> Option<Option<St
     Some(Some(namespace.to_string()))
 }
 
-/// Makes one planned read: the objects it found and the API calls it took.
-async fn read(
-    client: &kube::Client,
-    plan: &Plan,
-) -> Result<(Vec<DynamicObject>, u32), kube::Error> {
+/// Who reads: the caller, whose rights decide what a reference may read.
+#[derive(Clone, Copy)]
+pub struct Reader<'a> {
+    /// The SubjectAccessReview authorizer.
+    pub authorizer: &'a crate::authz::Authorizer,
+    /// The caller.
+    pub user: &'a crate::authn::UserInfo,
+}
+
+/// What one planned read gave.
+enum Read {
+    /// The objects found, and the API calls it took.
+    Found {
+        objects: Vec<DynamicObject>,
+        api_calls: u32,
+    },
+    /// The caller may not `get` the object a reference names: it was not
+    /// read, so the answer is the same whether it exists or not.
+    Refused { api_calls: u32 },
+}
+
+/// Makes one planned read. A reference names its object, so the caller must
+/// be allowed to `get` that object by name *before* it is read: a reference
+/// anyone can write (a status field) must not become an oracle that tells
+/// whether a Secret of that name exists.
+async fn read(client: &kube::Client, reader: Reader<'_>, plan: &Plan) -> Result<Read, kube::Error> {
     match &plan.target {
         Target::Selected(selector) => {
             let params = ListParams::default().labels(selector);
@@ -483,14 +510,33 @@ async fn read(
                 MAX_RULE_READS,
             )
             .await?;
-            Ok((listed.items, listed.api_calls))
+            Ok(Read::Found {
+                objects: listed.items,
+                api_calls: listed.api_calls,
+            })
         }
         Target::Named(name) => {
+            let decision = reader
+                .authorizer
+                .can_get(reader.user, &plan.kind, plan.namespace.as_deref(), name)
+                .await?;
+            if !decision.allowed {
+                return Ok(Read::Refused {
+                    api_calls: decision.api_calls,
+                });
+            }
+            let api_calls = decision.api_calls + 1;
             match crate::read::one(client, &plan.kind, plan.namespace.as_deref(), name).await {
-                Ok(object) => Ok((object.into_iter().collect(), 1)),
+                Ok(object) => Ok(Read::Found {
+                    objects: object.into_iter().collect(),
+                    api_calls,
+                }),
                 Err(crate::read::ReadError::Kube(err)) => Err(err),
                 // Checked while planning; nothing was sent.
-                Err(crate::read::ReadError::Invalid(_)) => Ok((Vec::new(), 0)),
+                Err(crate::read::ReadError::Invalid(_)) => Ok(Read::Found {
+                    objects: Vec::new(),
+                    api_calls: decision.api_calls,
+                }),
             }
         }
     }
