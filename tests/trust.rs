@@ -518,3 +518,101 @@ async fn a_user_with_no_rights_in_another_namespace_sees_nothing_of_it_in_left_o
     namespace.delete().await?;
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs a cluster: cargo xtask test"]
+async fn the_servers_own_account_can_read_but_never_reach_a_workload() -> anyhow::Result<()> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    kube_test_utils::init_tracing();
+
+    // Given the server's ServiceAccount, as `kubectl auth can-i --as` asks
+    // for it: a SelfSubjectAccessReview sent while impersonating it
+    let mut config = kube::Config::infer().await?;
+    config.auth_info.impersonate =
+        Some("system:serviceaccount:primary-all:primary-all".to_string());
+    config.auth_info.impersonate_groups = Some(vec![
+        "system:serviceaccounts".to_string(),
+        "system:serviceaccounts:primary-all".to_string(),
+        "system:authenticated".to_string(),
+    ]);
+    let server_account = kube::Client::try_from(config)?;
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(server_account);
+
+    // When it asks what it may do (verb, group, resource, subresource)
+    let table = [
+        ("list", "", "secrets", ""),
+        ("watch", "apps", "deployments", ""),
+        ("list", "example.com", "databases", ""),
+        ("create", "authorization.k8s.io", "subjectaccessreviews", ""),
+        ("get", "", "secrets", ""),
+        ("get", "", "nodes", "proxy"),
+        ("create", "", "nodes", "proxy"),
+        ("get", "", "pods", "exec"),
+        ("create", "", "pods", "exec"),
+        ("get", "", "pods", "attach"),
+        ("create", "", "pods", "attach"),
+        ("get", "", "pods", "portforward"),
+        ("create", "", "pods", "portforward"),
+        ("get", "", "pods", "proxy"),
+        ("get", "", "services", "proxy"),
+        ("get", "", "pods", "log"),
+        ("create", "", "secrets", ""),
+        ("delete", "", "pods", ""),
+        ("patch", "example.com", "databases", ""),
+    ];
+    let mut answers = Vec::new();
+    for (verb, group, resource, subresource) in table {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(verb.to_string()),
+                    group: Some(group.to_string()),
+                    resource: Some(resource.to_string()),
+                    subresource: Some(subresource.to_string()).filter(|s| !s.is_empty()),
+                    namespace: Some("default".to_string()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let answer = reviews.create(&PostParams::default(), &review).await?;
+        let allowed = answer.status.is_some_and(|s| s.allowed);
+        let what = match subresource {
+            "" => format!("{verb} {resource}.{group}"),
+            sub => format!("{verb} {resource}/{sub}.{group}"),
+        };
+        answers.push(format!("{what}: {}", if allowed { "yes" } else { "no" }));
+    }
+
+    // Then it may list, watch and review access, and nothing else: no get
+    // (which on */* would include the subresources below), no subresource
+    // that reaches a workload, no write
+    assert_eq!(
+        answers,
+        [
+            "list secrets.: yes",
+            "watch deployments.apps: yes",
+            "list databases.example.com: yes",
+            "create subjectaccessreviews.authorization.k8s.io: yes",
+            "get secrets.: no",
+            "get nodes/proxy.: no",
+            "create nodes/proxy.: no",
+            "get pods/exec.: no",
+            "create pods/exec.: no",
+            "get pods/attach.: no",
+            "create pods/attach.: no",
+            "get pods/portforward.: no",
+            "create pods/portforward.: no",
+            "get pods/proxy.: no",
+            "get services/proxy.: no",
+            "get pods/log.: no",
+            "create secrets.: no",
+            "delete pods.: no",
+            "patch databases.example.com: no",
+        ]
+    );
+    Ok(())
+}
