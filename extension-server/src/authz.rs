@@ -295,12 +295,8 @@ impl Authorizer {
 /// The entry of `leftOut` for objects of a kind the caller may not `list`
 /// in `namespace` (`None`: cluster-scoped, or a namespace the caller did not
 /// name, which is not disclosed). Written by the server, it names the kind,
-/// never an object.
+/// never an object; the namespace is in its own field, not in the message.
 pub fn forbidden_left_out(user: &UserInfo, kind: &Kind, namespace: Option<&str>) -> LeftOut {
-    let scope = match namespace {
-        Some(ns) => format!(" in the namespace \"{ns}\""),
-        None => String::new(),
-    };
     LeftOut {
         group: kind.resource.group.clone(),
         version: kind.resource.version.clone(),
@@ -309,7 +305,7 @@ pub fn forbidden_left_out(user: &UserInfo, kind: &Kind, namespace: Option<&str>)
         namespace: namespace.map(str::to_string),
         reason: LeftOutReason::Forbidden,
         message: format!(
-            "User \"{}\" cannot list resource \"{}\" in API group \"{}\"{scope}",
+            "User \"{}\" cannot list resource \"{}\" in API group \"{}\"",
             user.name, kind.resource.plural, kind.resource.group
         ),
     }
