@@ -8,6 +8,7 @@ mod bench;
 mod book;
 mod control_plane;
 mod demo;
+mod fixtures;
 mod fuzz;
 mod kind;
 mod load;

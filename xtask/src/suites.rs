@@ -8,6 +8,7 @@ use clap::ValueEnum;
 
 use crate::book;
 use crate::control_plane;
+use crate::fixtures;
 use crate::kind;
 use crate::paths;
 use crate::progress::{self, step};
@@ -75,6 +76,11 @@ pub fn run(cluster: Cluster) -> Result<()> {
 
     // The plugin's terminal test renders under tmux.
     tools::ensure_tmux()?;
+    // CRD sets real operators ship, for the test that every kind in them
+    // comes back.
+    for set in fixtures::CRD_SETS {
+        direct.push((set.env, set.ensure()?.display().to_string()));
+    }
     step(
         "Testing",
         format!("cluster suites against {}", kubeconfig.display()),
