@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Resource};
 use kube_test_utils::fixtures::{Database, DatabaseSpec};
@@ -337,6 +339,141 @@ async fn a_watched_kind_that_is_deleted_leaves_the_answer_and_readiness() -> any
 // ---------------------------------------------------------------------------
 
 /// A Database with nothing special about it.
+#[tokio::test]
+#[ignore = "needs the local control plane: cargo xtask test"]
+async fn a_kind_whose_conversion_webhook_points_nowhere_is_named_and_holds_nothing_up()
+-> anyhow::Result<()> {
+    kube_test_utils::init_tracing();
+    let _turn = ONE_FAULT_AT_A_TIME.lock().await;
+    let probe = probe()?;
+    let client = kube_test_utils::client().await?;
+    kube_test_utils::install_database_crd(&client).await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "broken-webhook").await?;
+    let ns = namespace.name();
+
+    // Given a CRD served in v1 (stored) and v2 (so v2 is the most stable,
+    // and what the server watches), with an object stored while no
+    // conversion was needed
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let schema = json!({ "openAPIV3Schema": {
+        "type": "object", "x-kubernetes-preserve-unknown-fields": true
+    } });
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": { "name": "brokens.faults.example.com" },
+        "spec": {
+            "group": "faults.example.com",
+            "names": { "kind": "Broken", "plural": "brokens", "singular": "broken" },
+            "scope": "Namespaced",
+            "versions": [
+                { "name": "v1", "served": true, "storage": true, "schema": schema },
+                { "name": "v2", "served": true, "storage": false, "schema": schema }
+            ]
+        }
+    }))?;
+    crds.create(&PostParams::default(), &crd).await?;
+    let established = await_condition(
+        crds.clone(),
+        "brokens.faults.example.com",
+        conditions::is_crd_established(),
+    );
+    tokio::time::timeout(Duration::from_secs(30), established).await??;
+    let brokens: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("faults.example.com", "v1", "Broken"),
+            "brokens",
+        ),
+    );
+    let broken: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "faults.example.com/v1", "kind": "Broken", "metadata": { "name": "b-1" }
+    }))?;
+    brokens.create(&PostParams::default(), &broken).await?;
+
+    // When its conversion webhook is made to point at a Service that does
+    // not exist: every read at v2 now fails
+    crds.patch(
+        "brokens.faults.example.com",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "conversion": {
+            "strategy": "Webhook",
+            "webhook": {
+                "conversionReviewVersions": ["v1"],
+                "clientConfig": { "service": { "namespace": "default", "name": "nowhere", "port": 443 } }
+            }
+        } } })),
+    )
+    .await?;
+
+    // And a Database (in the same namespace) that owns a ConfigMap
+    let database = Api::<Database>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &postgres("db-w"))
+        .await?;
+    let config_map = ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some("db-w-config".to_string()),
+            owner_references: Some(vec![database.controller_owner_ref(&()).unwrap()]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &config_map)
+        .await?;
+
+    // And the extension server starts on this cluster (a restart: its
+    // running watch would not notice until it reconnects), as it would
+    // after a rollout
+    let _restore = StartAgainOnDrop("extension-server");
+    cluster(&["restart", "extension-server"]).await?;
+
+    // Then it is ready within seconds, although one kind never syncs
+    let ready_after = until_ready(&probe, Duration::from_secs(15)).await?;
+
+    // And for the next 40 s (past the 30 s the server reads a failing kind
+    // directly before it calls it unavailable) the server stays ready, every
+    // answer holds the ConfigMap and names the broken kind as left out, and
+    // none takes longer than the 2 s bound on a direct read, plus margin
+    let path = format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-w");
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut reasons = std::collections::BTreeSet::new();
+    while started.elapsed() < Duration::from_secs(40) {
+        assert_eq!(readyz(&probe).await, Ok("ok".to_string()));
+        let asked = Instant::now();
+        let answer: PrimaryWithSecondaries =
+            serde_json::from_value(get_raw(&client, &path).await?)?;
+        slowest = slowest.max(asked.elapsed());
+        let names: Vec<String> = answer
+            .sec_res
+            .items
+            .iter()
+            .filter_map(|o| o.metadata.name.clone())
+            .collect();
+        assert_eq!(names, ["db-w-config"]);
+        if let Some(left) = answer.left_out.iter().find(|l| l.kind == "Broken") {
+            reasons.insert(format!("{:?}", left.reason));
+        } else if started.elapsed() > Duration::from_secs(3) {
+            panic!("the broken kind is not named: {:?}", answer.left_out);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!(
+        "measured: with a kind whose conversion webhook points nowhere, the server was ready \
+         {:.1}s after its restart returned, the slowest answer took {:.2}s, and the kind was named as \
+         {reasons:?}",
+        ready_after.as_secs_f64(),
+        slowest.as_secs_f64()
+    );
+    assert!(slowest < Duration::from_secs(3), "{slowest:?}");
+    assert!(reasons.contains("Unavailable"), "{reasons:?}");
+
+    crds.delete("brokens.faults.example.com", &DeleteParams::default())
+        .await?;
+    namespace.delete().await?;
+    Ok(())
+}
+
 fn postgres(name: &str) -> Database {
     Database::new(
         name,

@@ -616,3 +616,109 @@ async fn the_servers_own_account_can_read_but_never_reach_a_workload() -> anyhow
     );
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local control plane's extension server: cargo xtask test"]
+async fn anonymous_and_unauthenticated_callers_get_nothing_granted_to_authenticated_ones()
+-> anyhow::Result<()> {
+    kube_test_utils::init_tracing();
+    let client = kube_test_utils::client().await?;
+    kube_test_utils::install_database_crd(&client).await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "anonymous").await?;
+    let ns = namespace.name();
+    let url = std::env::var("PRIMARY_ALL_EXTENSION_SERVER").map_err(|_| {
+        anyhow::anyhow!(
+            "PRIMARY_ALL_EXTENSION_SERVER is not set: this test calls the server directly, \
+             which `cargo xtask test` arranges for the local control plane"
+        )
+    })?;
+    let ca_file = std::path::PathBuf::from(std::env::var("PRIMARY_ALL_EXTENSION_CA")?);
+
+    // Given a Database, and a RoleBinding here that lets every authenticated
+    // caller read Databases and call primary-all
+    let databases: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("example.com", "v1", "Database"),
+            "databases",
+        ),
+    );
+    let database: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Database",
+        "metadata": { "name": "db-1" }, "spec": { "engine": "postgres" }
+    }))?;
+    databases.create(&PostParams::default(), &database).await?;
+    let role: Role = serde_json::from_value(json!({
+        "metadata": { "name": "authenticated-readers" },
+        "rules": [
+            { "apiGroups": ["example.com"], "resources": ["databases"], "verbs": ["get", "list"] },
+            { "apiGroups": ["primary-all"], "resources": ["*"], "verbs": ["get"] }
+        ]
+    }))?;
+    Api::<Role>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &role)
+        .await?;
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": { "name": "authenticated-readers" },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "authenticated-readers" },
+        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated" }]
+    }))?;
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &binding)
+        .await?;
+
+    // And a client that talks to the server straight, as kube-apiserver's
+    // front proxy does, with the front-proxy client certificate
+    let ca_pem = std::fs::read(&ca_file)?;
+    let ca_der: Vec<Vec<u8>> = <rustls::pki_types::CertificateDer<'_> as rustls::pki_types::pem::PemObject>::pem_slice_iter(&ca_pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<_, _>>()?;
+    let pki = ca_file
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("{} has no directory", ca_file.display()))?;
+    let mut config = kube::Config::new(url.parse()?);
+    config.root_cert = Some(ca_der);
+    config.auth_info.client_certificate =
+        Some(pki.join("front-proxy-client.crt").display().to_string());
+    config.auth_info.client_key = Some(pki.join("front-proxy-client.key").display().to_string());
+    config.default_retry = false;
+    let front_proxy = kube::Client::try_from(config)?;
+    let path = format!("/apis/primary-all/v1/namespaces/{ns}/databases.example.com/db-1");
+
+    // When the front proxy vouches for an authenticated user with no groups,
+    // for system:anonymous, and for a member of system:unauthenticated
+    let mut codes = Vec::new();
+    for (user, groups) in [
+        ("carol", vec![]),
+        ("system:anonymous", vec!["system:unauthenticated"]),
+        ("system:anonymous", vec![]),
+        ("dave", vec!["system:unauthenticated"]),
+    ] {
+        let mut request = http::Request::get(&path).header("X-Remote-User", user);
+        for group in &groups {
+            request = request.header("X-Remote-Group", *group);
+        }
+        let code = match front_proxy.request_text(request.body(Vec::new())?).await {
+            Ok(_) => 200,
+            Err(kube::Error::Api(status)) => status.code,
+            Err(err) => return Err(err.into()),
+        };
+        codes.push(format!("{user} {groups:?}: {code}"));
+    }
+
+    // Then only the authenticated user gets the Database; the others are
+    // refused, as kube-apiserver would refuse them
+    assert_eq!(
+        codes,
+        [
+            "carol []: 200",
+            "system:anonymous [\"system:unauthenticated\"]: 403",
+            "system:anonymous []: 403",
+            "dave [\"system:unauthenticated\"]: 403",
+        ]
+    );
+
+    namespace.delete().await?;
+    Ok(())
+}
