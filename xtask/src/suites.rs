@@ -103,7 +103,7 @@ pub fn run(cluster: Cluster) -> Result<()> {
     result
 }
 
-/// Runs the attack suite a second time against the seed's strategy,
+/// Runs the attack suites a second time against the seed's strategy,
 /// `list-all`, which reads differently (fresh discovery and one LIST per
 /// kind for every request) and must refuse the same callers; then restores
 /// the default, `indexed`, even when the attacks failed.
@@ -115,13 +115,13 @@ fn attacks_against_the_seed_strategy(
     let pki = control_plane::pki::Pki::at(paths::control_plane_dir().join("pki"));
     step(
         "Testing",
-        "auth_attacks again, with the extension server restarted as --strategy=list-all",
+        "auth_attacks and trust again, with the extension server restarted as --strategy=list-all",
     );
     control_plane::extension::restart("list-all")?;
     control_plane::extension::wait_ready(&state, &pki)?;
     // The same cargo arguments as the run above, so nothing is rebuilt.
     let mut attacks = cargo_test(
-        &["--all-features", "--test", "auth_attacks"],
+        &["--all-features", "--test", "auth_attacks", "--test", "trust"],
         &["--ignored"],
     );
     attacks
