@@ -121,7 +121,13 @@ fn attacks_against_the_seed_strategy(
     control_plane::extension::wait_ready(&state, &pki)?;
     // The same cargo arguments as the run above, so nothing is rebuilt.
     let mut attacks = cargo_test(
-        &["--all-features", "--test", "auth_attacks", "--test", "trust"],
+        &[
+            "--all-features",
+            "--test",
+            "auth_attacks",
+            "--test",
+            "trust",
+        ],
         &["--ignored"],
     );
     attacks
