@@ -79,6 +79,13 @@ pub async fn primary(
     // LISTs finish in any order; answers do not.
     visible.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     api_calls += sar_calls;
+    for kind in cap(&mut visible, MAX_SECONDARIES) {
+        failed.push(secondaries::left_out(
+            &kind,
+            namespace,
+            LeftOutReason::Truncated,
+        ));
+    }
     let failed: Vec<LeftOut> = failed
         .into_iter()
         .filter(|l| holds_nothing_visible(l, &visible))
@@ -496,6 +503,27 @@ pub(crate) async fn readable_left_out(
     Ok((kept, api_calls))
 }
 
+/// The most secondaries one answer holds: a bound on its size (a few KiB
+/// an object, so tens of MiB at most). The objects past it (in the answer's
+/// order: by level, kind and name) are left out, and their kinds named as
+/// `Truncated`.
+pub const MAX_SECONDARIES: usize = 10_000;
+
+/// Keeps the first `max` of `visible` and returns the kinds of those cut.
+fn cap(visible: &mut Vec<Secondary>, max: usize) -> Vec<Kind> {
+    let mut cut: Vec<Kind> = Vec::new();
+    for secondary in visible.drain(max.min(visible.len())..) {
+        let same = |k: &Kind| {
+            k.resource.group == secondary.kind.resource.group
+                && k.resource.plural == secondary.kind.resource.plural
+        };
+        if !cut.iter().any(same) {
+            cut.push(secondary.kind);
+        }
+    }
+    cut
+}
+
 fn sort_key(s: &Secondary) -> (u32, &str, &str, Option<&str>, Option<&str>) {
     (
         s.level,
@@ -584,4 +612,45 @@ pub fn tree(
         }
     }
     node(root, None, &children)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::tests::kind;
+    use crate::secondaries::Link;
+
+    fn secondary(kind: &Kind, name: &str) -> Secondary {
+        Secondary {
+            kind: kind.clone(),
+            object: DynamicObject::new(name, &kind.resource),
+            parent_uid: "p".to_string(),
+            link: Link::OwnerReference,
+            level: 1,
+        }
+    }
+
+    #[test]
+    fn an_answer_past_its_bound_keeps_the_first_and_names_the_kinds_it_cut() {
+        let config_maps = kind("", "v1", "ConfigMap", "configmaps", true);
+        let secrets = kind("", "v1", "Secret", "secrets", true);
+        let mut visible = vec![
+            secondary(&config_maps, "a"),
+            secondary(&config_maps, "b"),
+            secondary(&secrets, "c"),
+            secondary(&secrets, "d"),
+        ];
+        let cut = cap(&mut visible, 1);
+        let kept: Vec<_> = visible
+            .iter()
+            .filter_map(|s| s.object.metadata.name.clone())
+            .collect();
+        assert_eq!(kept, ["a"]);
+        let cut: Vec<_> = cut.iter().map(|k| k.resource.plural.as_str()).collect();
+        assert_eq!(cut, ["configmaps", "secrets"]);
+
+        let mut small = vec![secondary(&config_maps, "a")];
+        assert!(cap(&mut small, 10).is_empty());
+        assert_eq!(small.len(), 1);
+    }
 }
