@@ -467,6 +467,15 @@ async fn a_kind_whose_conversion_webhook_points_nowhere_is_named_and_holds_nothi
     );
     assert!(slowest < Duration::from_secs(3), "{slowest:?}");
     assert!(reasons.contains("Unavailable"), "{reasons:?}");
+    // And the server's metrics count the kind that does not sync
+    let metrics = probe
+        .request_text(http::Request::get("/metrics").body(Vec::new())?)
+        .await?;
+    let unsynced = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("primary_all_unsynced_kinds "))
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    assert!(unsynced.is_some_and(|n| n >= 1), "{metrics}");
 
     crds.delete("brokens.faults.example.com", &DeleteParams::default())
         .await?;

@@ -204,6 +204,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
             .metrics
             .indexed_objects
             .set(index.graph().len() as i64);
+        state
+            .metrics
+            .unsynced_kinds
+            .set(index.unsynced_kinds() as i64);
     }
     (
         [(

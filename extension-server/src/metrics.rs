@@ -30,6 +30,8 @@ pub struct Metrics {
     pub api_calls_total: Counter,
     /// Objects in the watch cache's index (`--strategy=indexed`).
     pub indexed_objects: Gauge,
+    /// Watched kinds whose watch has not listed them (syncing or failing).
+    pub unsynced_kinds: Gauge,
 }
 
 impl Default for Metrics {
@@ -41,6 +43,7 @@ impl Default for Metrics {
         let api_calls = Histogram::new([1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]);
         let api_calls_total = Counter::default();
         let indexed_objects = Gauge::default();
+        let unsynced_kinds = Gauge::default();
         let mut registry = Registry::with_prefix("primary_all");
         registry.register(
             "requests",
@@ -67,6 +70,11 @@ impl Default for Metrics {
             "Objects in the watch cache's index",
             indexed_objects.clone(),
         );
+        registry.register(
+            "unsynced_kinds",
+            "Watched kinds not synced: answers read them directly or name them as left out",
+            unsynced_kinds.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -74,6 +82,7 @@ impl Default for Metrics {
             api_calls,
             api_calls_total,
             indexed_objects,
+            unsynced_kinds,
         }
     }
 }
