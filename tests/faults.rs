@@ -13,6 +13,7 @@
 //! ```
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -477,8 +478,21 @@ async fn a_kind_whose_conversion_webhook_points_nowhere_is_named_and_holds_nothi
         .and_then(|v| v.trim().parse::<i64>().ok());
     assert!(unsynced.is_some_and(|n| n >= 1), "{metrics}");
 
+    // And once the CRD is gone, the kind is no longer named, so no later
+    // test sees it
     crds.delete("brokens.faults.example.com", &DeleteParams::default())
         .await?;
+    let gone = async {
+        loop {
+            let answer: PrimaryWithSecondaries =
+                serde_json::from_value(get_raw(&client, &path).await?)?;
+            if answer.left_out.is_empty() {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), gone).await??;
     namespace.delete().await?;
     Ok(())
 }
@@ -574,6 +588,224 @@ async fn owners_requests_keep_answering_while_crds_are_deleted() -> anyhow::Resu
 
     namespace.delete().await?;
     Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the local control plane: cargo xtask test"]
+async fn an_aggregated_api_whose_lists_fail_is_named_and_holds_nothing_up() -> anyhow::Result<()> {
+    kube_test_utils::init_tracing();
+    let _turn = ONE_FAULT_AT_A_TIME.lock().await;
+    let probe = probe()?;
+    let client = kube_test_utils::client().await?;
+    kube_test_utils::install_database_crd(&client).await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "failing-api").await?;
+    let ns = namespace.name();
+
+    // Given an aggregated API on loopback that answers discovery for
+    // failing.example.com/v1 (a namespaced kind Thing that can be listed and
+    // watched) and fails everything else with a 500
+    let discovery = json!({
+        "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "failing.example.com/v1",
+        "resources": [{
+            "name": "things", "singularName": "thing", "namespaced": true, "kind": "Thing",
+            "verbs": ["get", "list", "watch"]
+        }]
+    });
+    let app = axum::Router::new()
+        .route(
+            "/apis/failing.example.com/v1",
+            axum::routing::get(move || async move { axum::Json(discovery) }),
+        )
+        .fallback(|| async {
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "message": "this API fails on purpose", "reason": "InternalError", "code": 500
+                })),
+            )
+        });
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![certified.cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into()),
+    )?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let serving = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+            });
+        }
+    });
+
+    // And it is registered as users register one: a Service (here an
+    // ExternalName for loopback) and an APIService, which kube-apiserver
+    // marks Available once discovery answers
+    let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+        "metadata": { "name": "failing-api" },
+        "spec": { "type": "ExternalName", "externalName": "localhost" }
+    }))?;
+    Api::<k8s_openapi::api::core::v1::Service>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &service)
+        .await?;
+    let api_service: APIService = serde_json::from_value(json!({
+        "metadata": { "name": "v1.failing.example.com" },
+        "spec": {
+            "group": "failing.example.com", "version": "v1",
+            "service": { "namespace": ns, "name": "failing-api", "port": port },
+            "insecureSkipTLSVerify": true,
+            "groupPriorityMinimum": 1000, "versionPriority": 15
+        }
+    }))?;
+    let api_services: Api<APIService> = Api::all(client.clone());
+    let _remove = DeleteOnDrop::api_service("v1.failing.example.com");
+    api_services
+        .create(&PostParams::default(), &api_service)
+        .await?;
+    let available = async {
+        loop {
+            let status = api_services.get("v1.failing.example.com").await?.status;
+            let is_available = status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Available" && c.status == "True");
+            if is_available {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), available).await??;
+
+    // And a Database that owns a ConfigMap
+    let database = Api::<Database>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &postgres("db-a"))
+        .await?;
+    let config_map = ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some("db-a-config".to_string()),
+            owner_references: Some(vec![database.controller_owner_ref(&()).unwrap()]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &config_map)
+        .await?;
+
+    // Then, once the server has seen the new group, every answer in the
+    // next 5 s holds the ConfigMap, names Thing as left out, and is fast,
+    // and the server stays ready
+    let path = format!("/apis/primary-all/v1/example.com/v1/Database/{ns}/db-a");
+    let named = async {
+        loop {
+            let answer: PrimaryWithSecondaries =
+                serde_json::from_value(get_raw(&client, &path).await?)?;
+            if answer.left_out.iter().any(|l| l.kind == "Thing") {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), named).await??;
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while started.elapsed() < Duration::from_secs(5) {
+        assert_eq!(readyz(&probe).await, Ok("ok".to_string()));
+        let asked = Instant::now();
+        let answer: PrimaryWithSecondaries =
+            serde_json::from_value(get_raw(&client, &path).await?)?;
+        slowest = slowest.max(asked.elapsed());
+        let names: Vec<String> = answer
+            .sec_res
+            .items
+            .iter()
+            .filter_map(|o| o.metadata.name.clone())
+            .collect();
+        assert_eq!(names, ["db-a-config"]);
+        let thing = answer.left_out.iter().find(|l| l.kind == "Thing");
+        assert!(thing.is_some(), "{:?}", answer.left_out);
+        assert!(
+            !thing.unwrap().message.contains("on purpose"),
+            "kube-apiserver's text leaked: {:?}",
+            thing
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!(
+        "measured: with an aggregated API whose LISTs fail, the slowest answer took {:.2}s",
+        slowest.as_secs_f64()
+    );
+    assert!(slowest < Duration::from_secs(3), "{slowest:?}");
+
+    // And once the APIService is gone, the kind is no longer named (the
+    // server follows the deletion), so no later test sees it
+    drop(_remove);
+    let gone = async {
+        loop {
+            let answer: PrimaryWithSecondaries =
+                serde_json::from_value(get_raw(&client, &path).await?)?;
+            if answer.left_out.is_empty() {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), gone).await??;
+    serving.abort();
+    namespace.delete().await?;
+    Ok(())
+}
+
+/// Deletes a cluster-wide object when dropped, even when a test fails
+/// halfway: a broken kind left behind would be named in every later answer.
+struct DeleteOnDrop {
+    api_service: &'static str,
+}
+
+impl DeleteOnDrop {
+    fn api_service(name: &'static str) -> Self {
+        Self { api_service: name }
+    }
+}
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let name = self.api_service;
+        // A runtime of its own on a thread of its own: drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let client = kube_test_utils::client().await?;
+                let _ = Api::<APIService>::all(client)
+                    .delete(name, &DeleteParams::default())
+                    .await;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+    }
 }
 
 fn postgres(name: &str) -> Database {
