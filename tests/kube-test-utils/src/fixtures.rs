@@ -7,6 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, CustomResource};
+use primary_all::wire::SecondaryRef;
 use serde::{Deserialize, Serialize};
 
 /// The example primary, as an operator author declares it (the CRD below
@@ -28,14 +29,19 @@ pub struct DatabaseSpec {
 
 /// Where the operator keeps what it observed.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DatabaseStatus {
-    /// The secondaries cache.
+    /// The secondaries cache (once stored: the full objects of listed kinds).
     #[serde(default)]
-    #[schemars(skip)]
+    #[schemars(schema_with = "primary_all::full_objects_schema")]
     pub secondaries: Vec<DynamicObject>,
+    /// Once stored: a reference for every secondary.
+    #[serde(default)]
+    pub secondary_refs: Vec<SecondaryRef>,
 }
 
 primary_all::impl_cache_secondaries!(Database);
+primary_all::impl_secondary_refs!(Database);
 
 /// The example primary's CRD, the very file the demo applies.
 pub const DATABASE_CRD_YAML: &str =
@@ -64,4 +70,44 @@ pub async fn install_database_crd(client: &kube::Client) -> anyhow::Result<()> {
         .await
         .context("the Database CRD was not Established within 30s")??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::CustomResourceExt;
+
+    /// The status schema, without descriptions (the YAML words them for
+    /// readers of the file, the type for readers of the code).
+    fn status_schema(crd: &CustomResourceDefinition) -> serde_json::Value {
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .expect("a v1 schema");
+        let mut status =
+            serde_json::to_value(&schema.properties.as_ref().expect("properties")["status"])
+                .expect("a schema serializes");
+        strip_descriptions(&mut status);
+        status
+    }
+
+    fn strip_descriptions(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("description");
+                map.values_mut().for_each(strip_descriptions);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_shipped_crd_has_the_status_schema_database_crd_generates() {
+        let shipped: CustomResourceDefinition =
+            serde_saphyr::from_str(DATABASE_CRD_YAML).expect("database-crd.yaml parses");
+        let generated = Database::crd();
+        assert_eq!(status_schema(&shipped), status_schema(&generated));
+    }
 }
