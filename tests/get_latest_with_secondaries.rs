@@ -456,6 +456,24 @@ async fn with_etcd_status_the_crd_that_database_crd_generates_keeps_the_stored_r
         },
     );
     let database = databases.create(&PostParams::default(), &database).await?;
+
+    // And kube-apiserver prunes under this CRD: a status field it does not declare is dropped
+    let undeclared = json!({ "status": { "undeclared": "dropped" } });
+    databases
+        .patch_status("db-6", &PatchParams::default(), &Patch::Merge(&undeclared))
+        .await?;
+    let database_resource = ApiResource::erase::<Database>(&());
+    let served =
+        Api::<DynamicObject>::namespaced_with(client.clone(), namespace.name(), &database_resource)
+            .get("db-6")
+            .await?;
+    assert_eq!(
+        served.data["status"].get("undeclared"),
+        None,
+        "{}",
+        served.data
+    );
+
     let mut config_map = ConfigMap {
         metadata: ObjectMeta {
             name: Some("db-6-config".to_string()),
