@@ -10,6 +10,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use kube_test_utils::fixtures::{Database, DatabaseSpec};
+#[cfg(feature = "etcd-status")]
+use kube_test_utils::fixtures::{GeneratedDatabase, GeneratedDatabaseSpec};
 use primary_all::{CacheSecondaries, GetLatestWithSecondariesExt, SecondaryParams};
 #[cfg(feature = "etcd-status")]
 use {
@@ -411,31 +413,31 @@ async fn with_etcd_status_a_user_denied_secrets_reads_no_secret_data_from_the_st
 #[cfg(feature = "etcd-status")]
 #[tokio::test]
 #[ignore = "needs a cluster: cargo xtask test"]
-async fn with_etcd_status_the_crd_that_database_crd_generates_keeps_the_stored_references()
+async fn with_etcd_status_the_crd_that_kube_generates_from_the_type_keeps_the_stored_references()
 -> anyhow::Result<()> {
     kube_test_utils::init_tracing();
     let client = kube_test_utils::client().await?;
     let namespace = kube_test_utils::TestNamespace::create(&client, "generated-crd").await?;
-    let databases: Api<Database> = Api::namespaced(client.clone(), namespace.name());
+    let ns = namespace.name();
 
-    // Given the CRD that kube generates from the Database type, not the shipped
-    // YAML (their status schemas are the same, which a fast test in
-    // kube-test-utils checks, so the other tests here see no difference)
+    // Given the CRD that kube generates from a Database type with the
+    // fixture's DatabaseStatus, not the shipped YAML (in a group of its own,
+    // generated.example.com, so the other tests' YAML cannot replace it)
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply("primary-all-tests").force();
     crds.patch(
-        "databases.example.com",
+        "databases.generated.example.com",
         &params,
-        &Patch::Apply(Database::crd()),
+        &Patch::Apply(GeneratedDatabase::crd()),
     )
     .await?;
     let established = await_condition(
         crds.clone(),
-        "databases.example.com",
+        "databases.generated.example.com",
         conditions::is_crd_established(),
     );
     tokio::time::timeout(Duration::from_secs(30), established).await??;
-    let crd = crds.get("databases.example.com").await?;
+    let crd = crds.get("databases.generated.example.com").await?;
     let schema = serde_json::to_value(&crd.spec.versions[0].schema)?;
     let status_schema = &schema["openAPIV3Schema"]["properties"]["status"];
     assert_eq!(
@@ -446,34 +448,16 @@ async fn with_etcd_status_the_crd_that_database_crd_generates_keeps_the_stored_r
         status_schema.get("x-kubernetes-preserve-unknown-fields"),
         None
     );
+    let databases: Api<GeneratedDatabase> = Api::namespaced(client.clone(), ns);
 
     // And a Database with a ConfigMap its operator marked as a secondary
-    let database = Database::new(
+    let database = GeneratedDatabase::new(
         "db-6",
-        DatabaseSpec {
+        GeneratedDatabaseSpec {
             engine: "postgres".to_string(),
-            replicas: None,
         },
     );
     let database = databases.create(&PostParams::default(), &database).await?;
-
-    // And kube-apiserver prunes under this CRD: a status field it does not declare is dropped
-    let undeclared = json!({ "status": { "undeclared": "dropped" } });
-    databases
-        .patch_status("db-6", &PatchParams::default(), &Patch::Merge(&undeclared))
-        .await?;
-    let database_resource = ApiResource::erase::<Database>(&());
-    let served =
-        Api::<DynamicObject>::namespaced_with(client.clone(), namespace.name(), &database_resource)
-            .get("db-6")
-            .await?;
-    assert_eq!(
-        served.data["status"].get("undeclared"),
-        None,
-        "{}",
-        served.data
-    );
-
     let mut config_map = ConfigMap {
         metadata: ObjectMeta {
             name: Some("db-6-config".to_string()),
@@ -485,19 +469,48 @@ async fn with_etcd_status_the_crd_that_database_crd_generates_keeps_the_stored_r
         &database,
         &mut config_map.metadata
     ));
-    let config_map = Api::<ConfigMap>::namespaced(client.clone(), namespace.name())
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &config_map)
         .await?;
 
+    // And kube-apiserver prunes under this CRD: a status field it does not declare is dropped
+    let undeclared = json!({ "status": { "undeclared": "dropped" } });
+    databases
+        .patch_status("db-6", &PatchParams::default(), &Patch::Merge(&undeclared))
+        .await?;
+    let database_resource = ApiResource::erase::<GeneratedDatabase>(&());
+    let served = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &database_resource)
+        .get("db-6")
+        .await?;
+    assert_eq!(
+        served.data["status"].get("undeclared"),
+        None,
+        "{}",
+        served.data
+    );
+
+    // And the operator's cache holds the ConfigMap, as get_latest_with_secondaries
+    // fills it (the server is not asked: it would first have to discover the new kind)
+    let config_map = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource::erase::<ConfigMap>(&()),
+    )
+    .get("db-6-config")
+    .await?;
+    let mut db = databases.get("db-6").await?;
+    db.cache_secondary_mut().push(config_map.clone());
+
     // When the operator stores the secondaries in the status
-    let db = databases.get_latest_with_secondaries("db-6").await?;
     primary_all::store_secondaries_in_status(&databases, db).await?;
 
     // Then a plain Api::get reads the reference back: kube-apiserver did not prune it
     let plain = databases.get("db-6").await?;
     let references = plain.secondary_refs();
     assert_eq!(references.len(), 1, "{:?}", plain.status);
+    assert_eq!(references[0].api_version, "v1");
     assert_eq!(references[0].kind, "ConfigMap");
+    assert_eq!(references[0].namespace.as_deref(), Some(ns));
     assert_eq!(references[0].name, "db-6-config");
     assert_eq!(references[0].uid, config_map.metadata.uid);
     assert_eq!(
@@ -506,8 +519,6 @@ async fn with_etcd_status_the_crd_that_database_crd_generates_keeps_the_stored_r
     );
 
     namespace.delete().await?;
-    // The shipped CRD again, as the other tests apply it
-    kube_test_utils::install_database_crd(&client).await?;
     Ok(())
 }
 

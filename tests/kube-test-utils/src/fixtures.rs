@@ -43,6 +43,28 @@ pub struct DatabaseStatus {
 primary_all::impl_cache_secondaries!(Database);
 primary_all::impl_secondary_refs!(Database);
 
+/// The example primary again, in a group of its own
+/// (`generated.example.com`) and with the same [`DatabaseStatus`], for the
+/// test that applies the CRD kube generates from the type
+/// (`GeneratedDatabase::crd()`): under a name of its own it cannot race the
+/// tests that apply the shipped YAML as `databases.example.com`.
+#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[kube(
+    group = "generated.example.com",
+    version = "v1",
+    kind = "Database",
+    root = "GeneratedDatabase",
+    namespaced,
+    status = "DatabaseStatus"
+)]
+pub struct GeneratedDatabaseSpec {
+    /// The database engine.
+    pub engine: String,
+}
+
+primary_all::impl_cache_secondaries!(GeneratedDatabase);
+primary_all::impl_secondary_refs!(GeneratedDatabase);
+
 /// The example primary's CRD, the very file the demo applies. It declares
 /// the status fields `Database::crd()` generates (a unit test checks), and
 /// keeps the status fields it does not declare, which some tests write.
