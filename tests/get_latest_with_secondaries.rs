@@ -501,8 +501,9 @@ async fn with_etcd_status_the_crd_that_kube_generates_from_the_type_keeps_the_st
     let mut db = databases.get("db-6").await?;
     db.cache_secondary_mut().push(config_map.clone());
 
-    // When the operator stores the secondaries in the status
-    primary_all::store_secondaries_in_status(&databases, db).await?;
+    // When the operator stores the secondaries in the status, ConfigMaps in full
+    let params = StatusParams::default().full_objects::<ConfigMap>();
+    primary_all::store_secondaries_in_status_with(&databases, db, &params).await?;
 
     // Then a plain Api::get reads the reference back: kube-apiserver did not prune it
     let plain = databases.get("db-6").await?;
@@ -516,6 +517,16 @@ async fn with_etcd_status_the_crd_that_kube_generates_from_the_type_keeps_the_st
     assert_eq!(
         references[0].resource_version,
         config_map.metadata.resource_version
+    );
+
+    // And the full ConfigMap too, under full_objects_schema's schema
+    let full = plain.cache_secondary();
+    assert_eq!(full.len(), 1, "{:?}", plain.status);
+    assert_eq!(full[0].metadata.name.as_deref(), Some("db-6-config"));
+    assert_eq!(full[0].metadata.uid, config_map.metadata.uid);
+    assert_eq!(
+        full[0].metadata.labels.as_ref().unwrap()["primary-all/primary-uid"],
+        database.metadata.uid.clone().unwrap()
     );
 
     namespace.delete().await?;
