@@ -40,7 +40,7 @@ pub trait GetLatestWithSecondariesExt<K> {
     /// # async fn wrapper() -> Result<(), Box<dyn std::error::Error>> {
     /// # use kube::api::DynamicObject;
     /// # #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
-    /// # struct DatabaseStatus { #[serde(default)] #[schemars(skip)] secondaries: Vec<DynamicObject> }
+    /// # struct DatabaseStatus { #[serde(default)] #[schemars(schema_with = "primary_all::full_objects_schema")] secondaries: Vec<DynamicObject> }
     /// # #[derive(Clone, Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema, kube::CustomResource)]
     /// # #[kube(group = "example.com", version = "v1", kind = "Database", namespaced, status = "DatabaseStatus")]
     /// # struct DatabaseSpec { engine: String }
@@ -73,7 +73,7 @@ pub trait GetLatestWithSecondariesExt<K> {
     /// # async fn wrapper() -> Result<(), Box<dyn std::error::Error>> {
     /// # use kube::api::DynamicObject;
     /// # #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
-    /// # struct DatabaseStatus { #[serde(default)] #[schemars(skip)] secondaries: Vec<DynamicObject> }
+    /// # struct DatabaseStatus { #[serde(default)] #[schemars(schema_with = "primary_all::full_objects_schema")] secondaries: Vec<DynamicObject> }
     /// # #[derive(Clone, Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema, kube::CustomResource)]
     /// # #[kube(group = "example.com", version = "v1", kind = "Database", namespaced, status = "DatabaseStatus")]
     /// # struct DatabaseSpec { engine: String }
@@ -105,7 +105,7 @@ pub trait GetLatestWithSecondariesExt<K> {
     /// # async fn wrapper() -> Result<(), Box<dyn std::error::Error>> {
     /// # use kube::api::DynamicObject;
     /// # #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
-    /// # struct DatabaseStatus { #[serde(default)] #[schemars(skip)] secondaries: Vec<DynamicObject> }
+    /// # struct DatabaseStatus { #[serde(default)] #[schemars(schema_with = "primary_all::full_objects_schema")] secondaries: Vec<DynamicObject> }
     /// # #[derive(Clone, Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema, kube::CustomResource)]
     /// # #[kube(group = "example.com", version = "v1", kind = "Database", namespaced, status = "DatabaseStatus")]
     /// # struct DatabaseSpec { engine: String }

@@ -11,7 +11,10 @@
 //!   `get_latest_with_secondaries` that works like `Api::get` and returns
 //!   the author's own type with the secondaries in its status;
 //! * [`CacheSecondaries`] says where in the status they go
-//!   ([`impl_cache_secondaries!`] writes it for the common case);
+//!   ([`impl_cache_secondaries!`] writes it for the common case, and
+//!   [`full_objects_schema`] gives the field a schema kube-apiserver keeps);
+//! * [`SecondaryRefs`] says where references to them go, for the
+//!   `etcd-status` feature ([`impl_secondary_refs!`]);
 //! * [`mark_as_secondary`] labels and owns a child in one call, so that the
 //!   server finds it;
 //! * [`wire`] holds the types server and clients share.
@@ -24,7 +27,7 @@
 //! #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
 //! struct DatabaseStatus {
 //!     #[serde(default)]
-//!     #[schemars(skip)]
+//!     #[schemars(schema_with = "primary_all::full_objects_schema")]
 //!     secondaries: Vec<DynamicObject>,
 //! }
 //!
@@ -46,8 +49,12 @@
 //!
 //! # Features
 //!
-//! * `etcd-status` (off by default): [`store_secondaries_in_status`] writes
-//!   the cache into the primary's status subresource, so it lives in etcd.
+//! * `etcd-status` (off by default): `store_secondaries_in_status` writes
+//!   the cache into the primary's status subresource, so it lives in etcd:
+//!   a reference ([`wire::SecondaryRef`]) for every secondary, and full
+//!   objects only of the kinds the operator lists, never of Secrets, so
+//!   that a reader of the primary learns no contents it could not read
+//!   itself.
 
 mod cache;
 mod error;
@@ -57,12 +64,14 @@ mod owner;
 mod status;
 pub mod wire;
 
-pub use cache::CacheSecondaries;
+pub use cache::{CacheSecondaries, SecondaryRefs, full_objects_schema};
 pub use error::{Error, Result};
 pub use ext::{GetLatestWithSecondariesExt, SecondaryParams, into_primary, route};
 pub use owner::mark_as_secondary;
 #[cfg(feature = "etcd-status")]
-pub use status::{ETCD_REQUEST_LIMIT, store_secondaries_in_status};
+pub use status::{
+    ETCD_REQUEST_LIMIT, StatusParams, store_secondaries_in_status, store_secondaries_in_status_with,
+};
 
 /// The label that marks an object as a secondary of the primary whose uid it
 /// holds; the server finds such objects with a server-side label selector.

@@ -290,6 +290,91 @@ pub struct TopLevelItem {
     pub health: Health,
 }
 
+/// A secondary named, not shown: what the `etcd-status` feature keeps in
+/// the primary's status for every secondary, so that a reader of the primary
+/// learns which objects belong to it but none of their contents.
+///
+/// It holds the object's type, name, namespace, uid and resourceVersion
+/// (enough to `get` it, and to tell whether it changed since), never its
+/// labels, annotations, `data`, `spec` or `status`. It has a real schema
+/// ([`schemars::JsonSchema`]), so a CRD generated with kube's
+/// `CustomResourceExt::crd()` keeps it.
+///
+/// ```
+/// use kube::api::{ApiResource, DynamicObject};
+/// use primary_all::wire::SecondaryRef;
+///
+/// let secrets = ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&());
+/// let mut secret = DynamicObject::new("db-1-credentials", &secrets).within("team-a");
+/// secret.data = serde_json::json!({ "data": { "password": "aHVudGVyMg==" } });
+///
+/// let reference = SecondaryRef::for_object(&secret);
+/// assert_eq!(
+///     serde_json::to_value(&reference).unwrap(),
+///     serde_json::json!({
+///         "apiVersion": "v1", "kind": "Secret",
+///         "namespace": "team-a", "name": "db-1-credentials"
+///     })
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(
+    description = "A secondary of this object, named by its type and identity; none of its contents."
+)]
+pub struct SecondaryRef {
+    /// The secondary's `apiVersion`, e.g. `v1` or `apps/v1`.
+    pub api_version: String,
+    /// The secondary's kind, e.g. `Secret`.
+    pub kind: String,
+    /// The secondary's namespace, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The secondary's name.
+    pub name: String,
+    /// The secondary's uid, which tells a recreated object from the old one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// The secondary's resourceVersion when the reference was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+    /// A word on how the secondary is doing (`Ready`, `Failed`, …), if the
+    /// operator sets one; `SecondaryRef::for_object` leaves it empty,
+    /// because an object alone does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+}
+
+impl SecondaryRef {
+    /// The reference to `object`: its type and identity from its
+    /// `apiVersion`, `kind` and metadata, nothing else. An object without
+    /// type information gets empty `apiVersion` and `kind`.
+    pub fn for_object(object: &DynamicObject) -> Self {
+        let (api_version, kind) = object
+            .types
+            .as_ref()
+            .map(|t| (t.api_version.clone(), t.kind.clone()))
+            .unwrap_or_default();
+        Self {
+            api_version,
+            kind,
+            namespace: object.metadata.namespace.clone(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            uid: object.metadata.uid.clone(),
+            resource_version: object.metadata.resource_version.clone(),
+            health: None,
+        }
+    }
+
+    /// The API group, from [`api_version`](Self::api_version): `""` for the
+    /// core group (`v1`).
+    pub fn group(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _version)| group)
+    }
+}
+
 /// A `v1` `List` of secondaries, in the shape `kubectl` prints.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SecondaryList {
@@ -331,6 +416,38 @@ mod tests {
             path_for("", "v1", "Namespace", None, "team-a"),
             "/apis/primary-all/v1/core/v1/Namespace/team-a"
         );
+    }
+
+    #[test]
+    fn a_reference_holds_identity_and_nothing_of_the_contents() {
+        let config_maps =
+            kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+        let mut object = DynamicObject::new("db-1-config", &config_maps).within("team-a");
+        object.metadata.uid = Some("1234".to_string());
+        object.metadata.resource_version = Some("42".to_string());
+        object.metadata.labels = Some([("app".to_string(), "db".to_string())].into());
+        object.metadata.annotations = Some([("note".to_string(), "private".to_string())].into());
+        object.data = serde_json::json!({ "data": { "max_connections": "100" } });
+
+        let reference = SecondaryRef::for_object(&object);
+
+        assert_eq!(
+            serde_json::to_value(&reference).unwrap(),
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap", "namespace": "team-a",
+                "name": "db-1-config", "uid": "1234", "resourceVersion": "42"
+            })
+        );
+        assert_eq!(reference.group(), "");
+    }
+
+    #[test]
+    fn a_reference_knows_its_group() {
+        let reference = SecondaryRef {
+            api_version: "apps/v1".to_string(),
+            ..SecondaryRef::default()
+        };
+        assert_eq!(reference.group(), "apps");
     }
 
     #[test]

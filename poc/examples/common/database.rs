@@ -3,6 +3,7 @@
 
 use kube::CustomResource;
 use kube::api::DynamicObject;
+use primary_all::wire::SecondaryRef;
 use serde::{Deserialize, Serialize};
 
 // ANCHOR: database
@@ -24,13 +25,22 @@ pub struct DatabaseSpec {
 
 /// What the operator observed: here, the secondaries.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DatabaseStatus {
-    /// The cache that `get_latest_with_secondaries` fills.
+    /// The cache that `get_latest_with_secondaries` fills with every
+    /// secondary; once stored (feature `etcd-status`), only the full objects
+    /// of the kinds the operator listed. A schema kube-apiserver keeps,
+    /// where `#[schemars(skip)]` would have it pruned.
     #[serde(default)]
-    #[schemars(skip)]
+    #[schemars(schema_with = "primary_all::full_objects_schema")]
     pub secondaries: Vec<DynamicObject>,
+    /// Once stored (feature `etcd-status`): a reference for every secondary.
+    #[serde(default)]
+    pub secondary_refs: Vec<SecondaryRef>,
 }
 
-// The cache lives in `status.secondaries`.
+// The cache lives in `status.secondaries`, the references in
+// `status.secondaryRefs`.
 primary_all::impl_cache_secondaries!(Database);
+primary_all::impl_secondary_refs!(Database);
 // ANCHOR_END: database

@@ -7,6 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, CustomResource};
+use primary_all::wire::SecondaryRef;
 use serde::{Deserialize, Serialize};
 
 /// The example primary, as an operator author declares it (the CRD below
@@ -28,16 +29,45 @@ pub struct DatabaseSpec {
 
 /// Where the operator keeps what it observed.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DatabaseStatus {
-    /// The secondaries cache.
+    /// The secondaries cache (once stored: the full objects of listed kinds).
     #[serde(default)]
-    #[schemars(skip)]
+    #[schemars(schema_with = "primary_all::full_objects_schema")]
     pub secondaries: Vec<DynamicObject>,
+    /// Once stored: a reference for every secondary.
+    #[serde(default)]
+    pub secondary_refs: Vec<SecondaryRef>,
 }
 
 primary_all::impl_cache_secondaries!(Database);
+primary_all::impl_secondary_refs!(Database);
 
-/// The example primary's CRD, the very file the demo applies.
+/// The example primary again, in a group of its own
+/// (`generated.example.com`) and with the same [`DatabaseStatus`], for the
+/// test that applies the CRD kube generates from the type
+/// (`GeneratedDatabase::crd()`): under a name of its own it cannot race the
+/// tests that apply the shipped YAML as `databases.example.com`.
+#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[kube(
+    group = "generated.example.com",
+    version = "v1",
+    kind = "Database",
+    root = "GeneratedDatabase",
+    namespaced,
+    status = "DatabaseStatus"
+)]
+pub struct GeneratedDatabaseSpec {
+    /// The database engine.
+    pub engine: String,
+}
+
+primary_all::impl_cache_secondaries!(GeneratedDatabase);
+primary_all::impl_secondary_refs!(GeneratedDatabase);
+
+/// The example primary's CRD, the very file the demo applies. It declares
+/// the status fields `Database::crd()` generates (a unit test checks), and
+/// keeps the status fields it does not declare, which some tests write.
 pub const DATABASE_CRD_YAML: &str =
     include_str!("../../../extension-server/deploy/example/database-crd.yaml");
 
@@ -64,4 +94,49 @@ pub async fn install_database_crd(client: &kube::Client) -> anyhow::Result<()> {
         .await
         .context("the Database CRD was not Established within 30s")??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::CustomResourceExt;
+
+    /// The schemas of the status fields, without descriptions (the YAML
+    /// words them for readers of the file, the type for readers of the
+    /// code).
+    fn status_fields(crd: &CustomResourceDefinition) -> serde_json::Value {
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .expect("a v1 schema");
+        let mut status =
+            serde_json::to_value(&schema.properties.as_ref().expect("properties")["status"])
+                .expect("a schema serializes");
+        strip_descriptions(&mut status);
+        status["properties"].take()
+    }
+
+    fn strip_descriptions(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("description");
+                map.values_mut().for_each(strip_descriptions);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_shipped_crd_declares_the_status_fields_database_crd_generates() {
+        let shipped: CustomResourceDefinition =
+            serde_saphyr::from_str(DATABASE_CRD_YAML).expect("database-crd.yaml parses");
+        let generated = Database::crd();
+        assert_eq!(status_fields(&shipped), status_fields(&generated));
+        assert_eq!(
+            status_fields(&generated)["secondaryRefs"]["items"]["required"],
+            serde_json::json!(["apiVersion", "kind", "name"])
+        );
+    }
 }
