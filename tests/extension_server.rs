@@ -19,6 +19,7 @@ use kube::api::{
     ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
 use primary_all::wire::PrimaryWithSecondaries;
+use kube_test_utils::IDLE_IMAGE;
 use serde_json::json;
 
 /// GETs `path` through kube-apiserver and decodes the answer.
@@ -93,7 +94,7 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
             "selector": { "matchLabels": { "app": "db-1" } },
             "template": {
                 "metadata": { "labels": { "app": "db-1" } },
-                "spec": { "containers": [{ "name": "postgres", "image": "postgres:18" }] }
+                "spec": { "containers": [{ "name": "postgres", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
@@ -200,7 +201,7 @@ async fn a_replica_set_appears_at_depth_two_but_not_at_depth_one() -> anyhow::Re
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": "exporter:1" }] }
+                "spec": { "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;

@@ -21,6 +21,7 @@ use kube::api::{
     ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
 use primary_all::wire::{HealthStatus, OwnerChain, PrimaryWithSecondaries, TopLevelList};
+use kube_test_utils::IDLE_IMAGE;
 use serde_json::json;
 
 /// GETs `path` through kube-apiserver and decodes the answer.
@@ -73,7 +74,7 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
             "selector": { "matchLabels": { "app": "db-1" } },
             "template": {
                 "metadata": { "labels": { "app": "db-1" } },
-                "spec": { "containers": [{ "name": "postgres", "image": "postgres:18" }] }
+                "spec": { "containers": [{ "name": "postgres", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
@@ -91,7 +92,7 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
                     "uid": stateful_set.metadata.uid.clone().unwrap(), "controller": true
                 }]
             },
-            "spec": { "containers": [{ "name": "postgres", "image": "postgres:18" }] }
+            "spec": { "containers": [{ "name": "postgres", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
         }))?;
         pods.create(&PostParams::default(), &pod).await?;
         let running = json!({ "status": {
@@ -119,7 +120,7 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": "exporter:1" }] }
+                "spec": { "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
@@ -355,7 +356,7 @@ async fn the_owners_of_a_pod_lead_up_through_its_replica_set_and_deployment_to_t
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": "exporter:1" }] }
+                "spec": { "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
@@ -488,7 +489,7 @@ async fn a_namespace_top_level_lists_what_nothing_owns_with_what_is_below_it() -
             "selector": { "matchLabels": { "app": "web" } },
             "template": {
                 "metadata": { "labels": { "app": "web" } },
-                "spec": { "containers": [{ "name": "web", "image": "web:1" }] }
+                "spec": { "containers": [{ "name": "web", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
@@ -600,7 +601,7 @@ async fn a_service_has_the_pods_it_selects_below_it_within_the_depth() -> anyhow
     for (name, app) in [("db-1-a", "db-1"), ("db-1-b", "db-1"), ("other", "other")] {
         let pod: Pod = serde_json::from_value(json!({
             "metadata": { "name": name, "labels": { "app": app } },
-            "spec": { "containers": [{ "name": "postgres", "image": "postgres:18" }] }
+            "spec": { "containers": [{ "name": "postgres", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
         }))?;
         pods.create(&PostParams::default(), &pod).await?;
     }
@@ -722,7 +723,7 @@ async fn a_user_who_may_not_read_secrets_pods_or_replica_sets_sees_them_left_out
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": "exporter:1" }] }
+                "spec": { "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;

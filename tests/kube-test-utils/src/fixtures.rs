@@ -37,6 +37,12 @@ pub struct DatabaseStatus {
 
 primary_all::impl_cache_secondaries!(Database);
 
+/// The image a test's Pods run when they only need to run and be Ready: the
+/// local node's own idle image (`cargo xtask cluster up` imports it; there
+/// is no registry), used with `imagePullPolicy: Never`. On another cluster
+/// (kind) it must be loaded first.
+pub const IDLE_IMAGE: &str = "localhost/primary-all/idle:1";
+
 /// The example primary's CRD, the very file the demo applies.
 pub const DATABASE_CRD_YAML: &str =
     include_str!("../../../extension-server/deploy/example/database-crd.yaml");
