@@ -98,9 +98,21 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
             }
         }
     }))?;
-    Api::<StatefulSet>::namespaced(client.clone(), ns)
+    let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
+    stateful_sets
         .create(&PostParams::default(), &stateful_set)
         .await?;
+    // (whose Pod the node runs: its status settles once the Pod is Ready)
+    let settled = async {
+        loop {
+            let status = stateful_sets.get("db-1").await?.status.unwrap_or_default();
+            if status.available_replicas == Some(1) && status.current_replicas == Some(1) {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(90), settled).await??;
 
     // And another custom resource, a replica Database, that it owns
     let replica: DynamicObject = serde_json::from_value(json!({

@@ -62,9 +62,8 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
         "uid": database.metadata.uid.clone().unwrap(), "controller": true
     }]);
 
-    // And a StatefulSet it owns, with two Pods that the StatefulSet owns,
-    // made by hand (this control plane runs no StatefulSet controller) and
-    // all reported Ready through their status subresource
+    // And a StatefulSet it owns, whose two Pods the StatefulSet controller
+    // makes and the node runs until they are Ready
     let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
     let stateful_set: StatefulSet = serde_json::from_value(json!({
         "metadata": { "name": "db-1", "ownerReferences": owner },
@@ -78,40 +77,27 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
             }
         }
     }))?;
-    let stateful_set = stateful_sets
+    stateful_sets
         .create(&PostParams::default(), &stateful_set)
         .await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    for name in ["db-1-0", "db-1-1"] {
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {
-                "name": name,
-                "labels": { "app": "db-1" },
-                "ownerReferences": [{
-                    "apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db-1",
-                    "uid": stateful_set.metadata.uid.clone().unwrap(), "controller": true
-                }]
-            },
-            "spec": { "containers": [{ "name": "postgres", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
-        }))?;
-        pods.create(&PostParams::default(), &pod).await?;
-        let running = json!({ "status": {
-            "phase": "Running",
-            "conditions": [{ "type": "Ready", "status": "True" }]
-        }});
-        pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&running))
-            .await?;
-    }
-    let all_ready = json!({ "status": {
-        "observedGeneration": 1, "replicas": 2, "readyReplicas": 2,
-        "currentReplicas": 2, "updatedReplicas": 2, "availableReplicas": 2
-    }});
-    stateful_sets
-        .patch_status("db-1", &PatchParams::default(), &Patch::Merge(&all_ready))
-        .await?;
+    let all_ready = async {
+        loop {
+            let status = stateful_sets.get("db-1").await?.status.unwrap_or_default();
+            if status.ready_replicas == Some(2)
+                && status.available_replicas == Some(2)
+                && status.current_replicas == Some(2)
+            {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(90), all_ready).await??;
 
     // And a Deployment it owns, for which kube-controller-manager makes a
-    // ReplicaSet and two Pods that stay Pending (there is no scheduler)
+    // ReplicaSet and two Pods that stay Pending: they ask for a node that
+    // the cluster does not have, so kube-scheduler marks them Unschedulable
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": { "name": "db-1-exporter", "ownerReferences": owner },
@@ -120,13 +106,28 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
+                "spec": {
+                    "nodeSelector": { "primary-all/test-node": "none" },
+                    "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }]
+                }
             }
         }
     }))?;
     deployments
         .create(&PostParams::default(), &deployment)
         .await?;
+    let unschedulable = |pod: &Pod| {
+        pod.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| {
+                c.iter().any(|c| {
+                    c.type_ == "PodScheduled"
+                        && c.status == "False"
+                        && c.reason.as_deref() == Some("Unschedulable")
+                })
+            })
+    };
     let settled = async {
         loop {
             let status = deployments
@@ -141,6 +142,7 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
                 && status.updated_replicas == Some(2)
                 && status.replicas == Some(2)
                 && made.items.len() == 2
+                && made.items.iter().all(unschedulable)
             {
                 return anyhow::Ok(());
             }
@@ -178,7 +180,7 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
 
     // Then every node carries its own health: Ready for the Database and
     // the StatefulSet with its Pods, InProgress for the Deployment, its
-    // ReplicaSet and its Pending Pods
+    // ReplicaSet and its Pending (Unschedulable) Pods
     let mut settings = kube_test_utils::k8s_redactions();
     settings.add_redaction(".**.namespace", "[namespace]");
     // The ReplicaSet's pod-template-hash and its Pods' suffixes.
@@ -479,8 +481,8 @@ async fn a_namespace_top_level_lists_what_nothing_owns_with_what_is_below_it() -
         .create(&PostParams::default(), &settings)
         .await?;
 
-    // And a Deployment, with the ReplicaSet and two Pending Pods that
-    // kube-controller-manager makes for it
+    // And a Deployment, with the ReplicaSet and two Pods that
+    // kube-controller-manager makes for it and the node runs until Available
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": { "name": "web" },
@@ -503,6 +505,7 @@ async fn a_namespace_top_level_lists_what_nothing_owns_with_what_is_below_it() -
             if status.observed_generation == Some(1)
                 && status.updated_replicas == Some(2)
                 && status.replicas == Some(2)
+                && status.available_replicas == Some(2)
                 && pods.list(&ListParams::default()).await?.items.len() == 2
             {
                 return anyhow::Ok(());

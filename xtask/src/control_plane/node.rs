@@ -735,6 +735,20 @@ fn remove_log_links(node_dir: &Path) {
 mod tests {
     use super::*;
 
+    /// The tests name the idle image in their own crate; it must be the
+    /// one that `up` imports.
+    #[test]
+    fn the_tests_use_the_image_the_node_has() {
+        let fixtures = std::fs::read_to_string(
+            paths::workspace_root().join("tests/kube-test-utils/src/fixtures.rs"),
+        )
+        .unwrap();
+        assert!(
+            fixtures.contains(&format!("pub const IDLE_IMAGE: &str = \"{IDLE_IMAGE}\";")),
+            "tests/kube-test-utils/src/fixtures.rs does not name {IDLE_IMAGE}"
+        );
+    }
+
     #[test]
     fn mount_paths_are_unescaped() {
         assert_eq!(unescape_mount_path(r"/a\040b/c"), "/a b/c");
