@@ -610,14 +610,20 @@ async fn a_service_has_the_pods_it_selects_below_it_within_the_depth() -> anyhow
     }
 
     // When the tree is asked for two levels deep (once the server's watch
-    // index has seen the Service)
+    // index has seen the Service, and the EndpointSlice that the endpoint
+    // slice controller makes for it, owned by it)
     let path = format!("/apis/primary-all/v1/namespaces/{ns}/databases.example.com/db-1");
     let found = async {
         loop {
             let answer: PrimaryWithSecondaries = serde_json::from_value(
                 get_raw(&client, &format!("{path}?view=tree&depth=2")).await?,
             )?;
-            if !answer.sec_res.items.is_empty() {
+            let has_slice = answer
+                .sec_res
+                .items
+                .iter()
+                .any(|o| o.types.as_ref().is_some_and(|t| t.kind == "EndpointSlice"));
+            if has_slice {
                 return anyhow::Ok(answer);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -625,7 +631,8 @@ async fn a_service_has_the_pods_it_selects_below_it_within_the_depth() -> anyhow
     };
     let depth_two = tokio::time::timeout(Duration::from_secs(30), found).await??;
 
-    // Then exactly the two selected Pods hang below the Service, linked by the rule
+    // Then exactly the two selected Pods hang below the Service, linked by
+    // the rule, beside its EndpointSlice, linked by its ownerReference
     let tree = depth_two.tree.expect("view=tree answers with a tree");
     assert_eq!(tree.children.len(), 1);
     let service = &tree.children[0];
@@ -641,22 +648,23 @@ async fn a_service_has_the_pods_it_selects_below_it_within_the_depth() -> anyhow
         .children
         .iter()
         .map(|c| {
-            (
-                c.kind.as_str(),
-                c.name.as_str(),
-                c.link.as_deref(),
-                c.children.len(),
-            )
+            // The slice's name is generated: db-1-<five random characters>.
+            let name = match c.kind.as_str() {
+                "EndpointSlice" if c.name.starts_with("db-1-") => "db-1-[generated]",
+                _ => c.name.as_str(),
+            };
+            (c.kind.as_str(), name, c.link.as_deref(), c.children.len())
         })
         .collect();
     assert_eq!(
         below,
         [
+            ("EndpointSlice", "db-1-[generated]", Some("ownerReference"), 0),
             ("Pod", "db-1-a", Some("rule:service-selects-pods"), 0),
             ("Pod", "db-1-b", Some("rule:service-selects-pods"), 0),
         ]
     );
-    assert_eq!(depth_two.sec_res.items.len(), 3);
+    assert_eq!(depth_two.sec_res.items.len(), 4);
 
     // When it is asked for one level deep
     let depth_one: PrimaryWithSecondaries =
