@@ -18,8 +18,8 @@ use kube::Api;
 use kube::api::{
     ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
-use primary_all::wire::PrimaryWithSecondaries;
 use kube_test_utils::IDLE_IMAGE;
+use primary_all::wire::PrimaryWithSecondaries;
 use serde_json::json;
 
 /// GETs `path` through kube-apiserver and decodes the answer.

@@ -20,8 +20,8 @@ use kube::Api;
 use kube::api::{
     ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
-use primary_all::wire::{HealthStatus, OwnerChain, PrimaryWithSecondaries, TopLevelList};
 use kube_test_utils::IDLE_IMAGE;
+use primary_all::wire::{HealthStatus, OwnerChain, PrimaryWithSecondaries, TopLevelList};
 use serde_json::json;
 
 /// GETs `path` through kube-apiserver and decodes the answer.
@@ -659,7 +659,12 @@ async fn a_service_has_the_pods_it_selects_below_it_within_the_depth() -> anyhow
     assert_eq!(
         below,
         [
-            ("EndpointSlice", "db-1-[generated]", Some("ownerReference"), 0),
+            (
+                "EndpointSlice",
+                "db-1-[generated]",
+                Some("ownerReference"),
+                0
+            ),
             ("Pod", "db-1-a", Some("rule:service-selects-pods"), 0),
             ("Pod", "db-1-b", Some("rule:service-selects-pods"), 0),
         ]

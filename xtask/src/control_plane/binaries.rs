@@ -83,7 +83,9 @@ impl Module {
     /// What a cold build of the module costs, for the progress line.
     fn cold_build(self) -> &'static str {
         match self {
-            Self::Etcd | Self::Kubernetes => "about 25 minutes on 2 cores (kubelet and kube-scheduler alone: 2–3 minutes)",
+            Self::Etcd | Self::Kubernetes => {
+                "about 25 minutes on 2 cores (kubelet and kube-scheduler alone: 2–3 minutes)"
+            }
             Self::Containerd => "about 4 minutes",
             Self::Cni => "about 15 seconds",
             Self::Pause => "a few seconds",
@@ -123,13 +125,21 @@ pub const COMPONENTS: [Component; 13] = [
         "k8s.io/kubernetes/cmd/kube-controller-manager",
         Module::Kubernetes,
     ),
-    component("kubectl", "k8s.io/kubernetes/cmd/kubectl", Module::Kubernetes),
+    component(
+        "kubectl",
+        "k8s.io/kubernetes/cmd/kubectl",
+        Module::Kubernetes,
+    ),
     component(
         "kube-scheduler",
         "k8s.io/kubernetes/cmd/kube-scheduler",
         Module::Kubernetes,
     ),
-    component("kubelet", "k8s.io/kubernetes/cmd/kubelet", Module::Kubernetes),
+    component(
+        "kubelet",
+        "k8s.io/kubernetes/cmd/kubelet",
+        Module::Kubernetes,
+    ),
     component(
         "containerd",
         "github.com/containerd/containerd/v2/cmd/containerd",

@@ -182,7 +182,10 @@ mod tests {
         let image = Image {
             binary: b"#!not really a binary",
             entrypoint: "pause",
-            names: &["localhost/primary-all/pause:1", "localhost/primary-all/idle:1"],
+            names: &[
+                "localhost/primary-all/pause:1",
+                "localhost/primary-all/idle:1",
+            ],
         };
         let archive = image.archive().unwrap();
         let files = entries(&archive);
@@ -207,7 +210,11 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["annotations"]["io.containerd.image.name"].as_str().unwrap())
+            .map(|m| {
+                m["annotations"]["io.containerd.image.name"]
+                    .as_str()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(names, image.names);
 

@@ -204,12 +204,7 @@ fn boot() -> Result<()> {
 
     kubeconfig::write(
         &scheduler_kubeconfig(),
-        &kubeconfig::render(
-            &state.server(),
-            &pki,
-            "system:kube-scheduler",
-            "scheduler",
-        )?,
+        &kubeconfig::render(&state.server(), &pki, "system:kube-scheduler", "scheduler")?,
     )?;
 
     start_etcd(&state)?;
@@ -280,7 +275,10 @@ fn start_apiserver(state: &State, pki: &Pki) -> Result<()> {
         "--kubelet-client-key={}",
         file("apiserver-kubelet-client.key")
     ))
-    .arg(format!("--kubelet-certificate-authority={}", file("ca.crt")))
+    .arg(format!(
+        "--kubelet-certificate-authority={}",
+        file("ca.crt")
+    ))
     .arg("--kubelet-preferred-address-types=InternalIP,Hostname")
     .arg("--service-cluster-ip-range=10.0.0.0/24")
     .arg("--service-account-issuer=https://kubernetes.default.svc")
@@ -395,14 +393,20 @@ fn start_scheduler(state: &State, pki: &Pki) -> Result<()> {
     let scheduler = component("kube-scheduler");
     step(
         "Starting",
-        format!("kube-scheduler (health on 127.0.0.1:{})", state.scheduler_port),
+        format!(
+            "kube-scheduler (health on 127.0.0.1:{})",
+            state.scheduler_port
+        ),
     );
     scheduler.start(cmd)?;
     // Its /readyz says ok once its informers have synced.
     scheduler.wait_until(Duration::from_secs(60), || {
         let mut readyz = kubectl();
         readyz
-            .arg(format!("--server=https://127.0.0.1:{}", state.scheduler_port))
+            .arg(format!(
+                "--server=https://127.0.0.1:{}",
+                state.scheduler_port
+            ))
             .args(["get", "--raw", "/readyz", "--request-timeout=2s"]);
         matches!(progress::output(readyz), Ok(body) if body.trim() == "ok")
     })?;
@@ -504,7 +508,11 @@ fn down_quietly() -> Result<Vec<String>> {
         managed.stop(Duration::from_secs(15))
     };
     // Nothing may make or place new Pods while the node drains.
-    for name in ["extension-server", "kube-controller-manager", "kube-scheduler"] {
+    for name in [
+        "extension-server",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
         stop(name)?;
     }
     if node::is_present() {
@@ -579,7 +587,11 @@ pub fn status() -> Result<()> {
     println!(
         "{:<24} {}",
         format!("node {}", node::NODE_NAME),
-        if node_ready.trim() == "True" { "Ready" } else { "not ready" }
+        if node_ready.trim() == "True" {
+            "Ready"
+        } else {
+            "not ready"
+        }
     );
     if !ready {
         bail!("the control plane is not ready");

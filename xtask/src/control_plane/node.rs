@@ -128,16 +128,19 @@ pub fn start_containerd() -> Result<()> {
     let bin = binaries::binary("containerd");
     let bin_dir = bin.parent().map(Path::to_path_buf).unwrap_or_default();
     // containerd finds its shim on PATH.
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir)
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )?;
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
     let mut cmd = Command::new(&bin);
     cmd.env("PATH", path).arg("--config").arg(&config);
     let containerd = component("containerd");
     step(
         "Starting",
-        format!("containerd {} with runc {}", binaries::CONTAINERD_VERSION, runc.display()),
+        format!(
+            "containerd {} with runc {}",
+            binaries::CONTAINERD_VERSION,
+            runc.display()
+        ),
     );
     containerd.start(cmd)?;
     let took = containerd.wait_until(Duration::from_secs(30), || {
@@ -145,7 +148,10 @@ pub fn start_containerd() -> Result<()> {
         version.arg("version");
         progress::output(version).is_ok()
     })?;
-    step("Ready", format!("containerd after {}", progress::human(took)));
+    step(
+        "Ready",
+        format!("containerd after {}", progress::human(took)),
+    );
     import_images()
 }
 
@@ -155,8 +161,8 @@ fn import_images() -> Result<()> {
     let pause = binaries::binary("pause");
     let archive = pause.with_file_name("pause.oci.tar");
     if !archive.is_file() {
-        let binary = std::fs::read(&pause)
-            .with_context(|| format!("failed to read {}", pause.display()))?;
+        let binary =
+            std::fs::read(&pause).with_context(|| format!("failed to read {}", pause.display()))?;
         Image {
             binary: &binary,
             entrypoint: "pause",
@@ -519,8 +525,7 @@ fn our_shims() -> Vec<i32> {
             let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            exe.as_deref() == Some(shim.as_path())
-                && args.iter().any(|a| *a == socket.as_bytes())
+            exe.as_deref() == Some(shim.as_path()) && args.contains(&socket.as_bytes())
         })
         .collect()
 }
@@ -691,7 +696,8 @@ pub fn teardown() -> Result<Vec<String>> {
     if Path::new("/sys/class/net").join(BRIDGE).exists() {
         let mut delete = Command::new("ip");
         delete.args(["link", "delete", BRIDGE]);
-        progress::output(delete).with_context(|| format!("failed to delete the {BRIDGE} bridge"))?;
+        progress::output(delete)
+            .with_context(|| format!("failed to delete the {BRIDGE} bridge"))?;
     }
 
     // A cgroup can be removed once the kernel has let go of its last task.

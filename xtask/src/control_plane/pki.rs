@@ -14,8 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use super::node::NODE_NAME;
+use anyhow::{Context, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
