@@ -4,8 +4,8 @@
 //!
 //! Everything the node writes lives below `target/control-plane/node/`,
 //! except what cannot be moved: the kubelet's `/var/log/containers` links,
-//! containerd's shim sockets below `/run/containerd/s`, the `cni0` bridge and
-//! the cgroup [`CGROUP_ROOT`]. [`teardown`] removes each of them again.
+//! containerd's shim sockets below `/run/containerd/s`, the bridge [`bridge`] and
+//! the cgroup [`cgroup_root`]. [`teardown`] removes each of them again.
 //!
 //! Facts this module builds on (from a trial on this kind of machine):
 //! * the VM may not lower `oom_score_adj` (no CAP_SYS_RESOURCE in its
@@ -47,16 +47,37 @@ pub const PAUSE_IMAGE: &str = "localhost/primary-all/pause:1";
 /// use it with `imagePullPolicy: Never`.
 pub const IDLE_IMAGE: &str = "localhost/primary-all/idle:1";
 
-/// The Pods' network: a bridge on the host, one address each from here.
-pub const POD_SUBNET: &str = "10.88.0.0/24";
+/// What names this clone's node on the machine: three bytes of a hash of
+/// its path. Several clones (several engineers, CI) may each run a node on
+/// one machine at the same time; their bridges, Pod subnets and cgroups
+/// must not meet, and one clone's `down` must never touch another's Pods.
+fn clone_id() -> [u8; 3] {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(paths::workspace_root().as_os_str().as_encoded_bytes());
+    [hash[0], hash[1], hash[2]]
+}
 
-/// The bridge the CNI plugin creates; `down` deletes it.
-pub const BRIDGE: &str = "cni0";
+fn clone_hex() -> String {
+    clone_id().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The Pods' network: a bridge on the host, one address each from this
+/// /24 of 10.88.0.0/16, chosen by the clone.
+pub fn pod_subnet() -> String {
+    format!("10.88.{}.0/24", clone_id()[0])
+}
+
+/// The bridge the CNI plugin creates (`pa-<clone>`); `down` deletes it.
+pub fn bridge() -> String {
+    format!("pa-{}", clone_hex())
+}
 
 /// The cgroup below which the kubelet puts every Pod, in each hierarchy.
-pub const CGROUP_ROOT: &str = "primary-all-node";
+pub fn cgroup_root() -> String {
+    format!("primary-all-{}", clone_hex())
+}
 
-/// The cgroup v1 hierarchies the kubelet needs [`CGROUP_ROOT`] in.
+/// The cgroup v1 hierarchies the kubelet needs [`cgroup_root`] in.
 const CGROUP_V1_HIERARCHIES: [&str; 9] = [
     "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd",
 ];
@@ -217,9 +238,11 @@ pub fn start_kubelet(state: &State, pki: &Pki) -> Result<()> {
     step(
         "Starting",
         format!(
-            "kubelet {} as node {NODE_NAME} (127.0.0.1:{}, Pods on {POD_SUBNET})",
+            "kubelet {} as node {NODE_NAME} (127.0.0.1:{}, Pods on {} behind bridge {})",
             binaries::KUBERNETES_VERSION,
-            state.kubelet_port
+            state.kubelet_port,
+            pod_subnet(),
+            bridge()
         ),
     );
     let started = Instant::now();
@@ -347,7 +370,7 @@ state = "{root_dir}/state"
 }
 
 /// A bridge with host-local addresses: each Pod gets its own network
-/// namespace and an address on [`POD_SUBNET`], reachable from the host
+/// namespace and an address on [`pod_subnet`], reachable from the host
 /// through the bridge. No masquerading: Pods reach nothing beyond the node.
 fn cni_conflist(ipam_dir: &Path) -> String {
     serde_json::to_string_pretty(&serde_json::json!({
@@ -356,14 +379,14 @@ fn cni_conflist(ipam_dir: &Path) -> String {
         "plugins": [
             {
                 "type": "bridge",
-                "bridge": BRIDGE,
+                "bridge": bridge(),
                 "isGateway": true,
                 "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",
                     "dataDir": ipam_dir.display().to_string(),
-                    "ranges": [[{"subnet": POD_SUBNET}]],
+                    "ranges": [[{"subnet": pod_subnet()}]],
                 },
             },
             {"type": "loopback"},
@@ -373,7 +396,7 @@ fn cni_conflist(ipam_dir: &Path) -> String {
 }
 
 /// The kubelet's configuration: serving on loopback with the cluster CA,
-/// no anonymous access, cgroupfs below [`CGROUP_ROOT`], and neither image
+/// no anonymous access, cgroupfs below [`cgroup_root`], and neither image
 /// garbage collection nor eviction at disk levels a laptop reaches (the
 /// node's images cannot be pulled again).
 fn kubelet_config(state: &State, pki: &Pki, kubelet_dir: &Path) -> String {
@@ -410,7 +433,7 @@ authorization:
   mode: Webhook
 containerRuntimeEndpoint: unix://{socket}
 cgroupDriver: cgroupfs
-cgroupRoot: /{CGROUP_ROOT}
+cgroupRoot: /{cgroup_root}
 # kubelet >= 1.35 refuses cgroup v1 by default; this machine has it.
 failCgroupV1: false
 failSwapOn: false
@@ -427,17 +450,18 @@ evictionHard:
   imagefs.available: 1%
 ",
         port = state.kubelet_port,
+        cgroup_root = cgroup_root(),
         healthz = state.kubelet_healthz_port,
     )
 }
 
-/// Creates [`CGROUP_ROOT`] in every cgroup v1 hierarchy (cpuset with its
+/// Creates [`cgroup_root`] in every cgroup v1 hierarchy (cpuset with its
 /// parent's CPUs and memory nodes), or below the unified hierarchy on a
 /// cgroup v2 machine. The cgroup mounts themselves are never touched.
 fn create_cgroups() -> Result<()> {
     let base = Path::new("/sys/fs/cgroup");
     if base.join("cgroup.controllers").is_file() {
-        let dir = base.join(CGROUP_ROOT);
+        let dir = base.join(cgroup_root());
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
         let controllers = std::fs::read_to_string(base.join("cgroup.controllers"))?;
@@ -453,7 +477,7 @@ fn create_cgroups() -> Result<()> {
         if !parent.is_dir() {
             continue;
         }
-        let dir = parent.join(CGROUP_ROOT);
+        let dir = parent.join(cgroup_root());
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
         if hierarchy == "cpuset" {
@@ -482,10 +506,10 @@ fn node_cgroups() -> Vec<PathBuf> {
     let base = Path::new("/sys/fs/cgroup");
     let mut roots: Vec<PathBuf> = CGROUP_V1_HIERARCHIES
         .iter()
-        .map(|h| base.join(h).join(CGROUP_ROOT))
+        .map(|h| base.join(h).join(cgroup_root()))
         .collect();
-    roots.push(base.join(CGROUP_ROOT));
-    roots.push(base.join("unified").join(CGROUP_ROOT));
+    roots.push(base.join(cgroup_root()));
+    roots.push(base.join("unified").join(cgroup_root()));
     let mut all = Vec::new();
     for root in roots.iter().filter(|r| r.is_dir()) {
         walk(root, &mut all);
@@ -572,7 +596,7 @@ pub fn is_present() -> bool {
         || component("kubelet").pid().is_some()
         || component("containerd").pid().is_some()
         || !node_cgroups().is_empty()
-        || Path::new("/sys/class/net").join(BRIDGE).exists()
+        || Path::new("/sys/class/net").join(bridge()).exists()
 }
 
 /// Deletes every Pod while the kubelet still runs, so that it stops each
@@ -693,11 +717,12 @@ pub fn teardown() -> Result<Vec<String>> {
         );
     }
 
-    if Path::new("/sys/class/net").join(BRIDGE).exists() {
+    let bridge = bridge();
+    if Path::new("/sys/class/net").join(&bridge).exists() {
         let mut delete = Command::new("ip");
-        delete.args(["link", "delete", BRIDGE]);
+        delete.args(["link", "delete", &bridge]);
         progress::output(delete)
-            .with_context(|| format!("failed to delete the {BRIDGE} bridge"))?;
+            .with_context(|| format!("failed to delete the {bridge} bridge"))?;
     }
 
     // A cgroup can be removed once the kernel has let go of its last task.
@@ -768,9 +793,11 @@ mod tests {
             serde_json::from_str(&cni_conflist(Path::new("/tmp/ipam"))).unwrap();
         let bridge = &conflist["plugins"][0];
         assert_eq!(bridge["type"], "bridge");
-        assert_eq!(bridge["bridge"], BRIDGE);
+        assert_eq!(bridge["bridge"], super::bridge());
+        // A Linux interface name has room for 15 bytes.
+        assert!(super::bridge().len() <= 15);
         assert_eq!(bridge["ipMasq"], false);
-        assert_eq!(bridge["ipam"]["ranges"][0][0]["subnet"], POD_SUBNET);
+        assert_eq!(bridge["ipam"]["ranges"][0][0]["subnet"], pod_subnet());
         assert_eq!(conflist["plugins"][1]["type"], "loopback");
     }
 
