@@ -41,7 +41,7 @@ review:
 cluster-up:
     cargo xtask cluster up
 
-# Stop the local control plane; no process is left behind
+# Stop the local cluster; no process, mount, cgroup, bridge or netns is left behind
 cluster-down:
     cargo xtask cluster down
 

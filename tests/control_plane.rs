@@ -1,5 +1,5 @@
 //! The control plane is real: kube-apiserver stores, kube-controller-manager
-//! reconciles, the garbage collector collects.
+//! reconciles, the garbage collector collects, and the node runs Pods.
 //!
 //! Run with
 //!
@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, ReplicaSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{DeleteParams, ListParams, LogParams, ObjectMeta, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 
 #[tokio::test]
@@ -93,7 +93,8 @@ async fn a_deployment_gets_a_replica_set_that_it_owns() -> anyhow::Result<()> {
                 spec: Some(PodSpec {
                     containers: vec![Container {
                         name: "web".to_string(),
-                        image: Some("nginx:1.29".to_string()),
+                        image: Some(kube_test_utils::IDLE_IMAGE.to_string()),
+                        image_pull_policy: Some("Never".to_string()),
                         ..Container::default()
                     }],
                     ..PodSpec::default()
@@ -134,6 +135,14 @@ async fn a_deployment_gets_a_replica_set_that_it_owns() -> anyhow::Result<()> {
     kube_test_utils::k8s_redactions()
         .bind_async(async { insta::assert_yaml_snapshot!(owners) })
         .await;
+
+    // And the node runs its Pod: kube-scheduler places it, the kubelet
+    // starts it, and the Deployment becomes Available
+    let available = await_condition(deployments.clone(), "web", |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref())
+            .is_some_and(|s| s.available_replicas == Some(1) && s.ready_replicas == Some(1))
+    });
+    tokio::time::timeout(Duration::from_secs(90), available).await??;
 
     namespace.delete().await?;
     Ok(())
@@ -190,6 +199,65 @@ async fn the_garbage_collector_deletes_an_owned_object_with_its_owner() -> anyho
     tokio::time::timeout(Duration::from_secs(60), child_deleted).await??;
     assert!(config_maps.get_opt("child").await?.is_none());
     // ANCHOR_END: garbage_collector
+
+    namespace.delete().await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: cargo xtask test"]
+async fn a_pod_runs_on_the_node_in_a_network_namespace_of_its_own() -> anyhow::Result<()> {
+    kube_test_utils::init_tracing();
+    let client = kube_test_utils::client().await?;
+    let namespace = kube_test_utils::TestNamespace::create(&client, "node").await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace.name());
+
+    // Given a Pod of the node's idle image, which it never pulls
+    let pod = Pod {
+        metadata: ObjectMeta {
+            name: Some("idle".to_string()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "idle".to_string(),
+                image: Some(kube_test_utils::IDLE_IMAGE.to_string()),
+                image_pull_policy: Some("Never".to_string()),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        ..Pod::default()
+    };
+
+    // When it is created
+    pods.create(&PostParams::default(), &pod).await?;
+
+    // Then it becomes Running and Ready on the node
+    let running = await_condition(pods.clone(), "idle", conditions::is_pod_running());
+    tokio::time::timeout(Duration::from_secs(60), running).await??;
+    let ready = await_condition(pods.clone(), "idle", |p: Option<&Pod>| {
+        p.and_then(|p| p.status.as_ref()?.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    });
+    tokio::time::timeout(Duration::from_secs(60), ready).await??;
+    let pod = pods.get("idle").await?;
+    assert_eq!(
+        pod.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+        Some("primary-all-node")
+    );
+
+    // And the node's address is loopback, while the Pod has an address of
+    // its own on the Pod network (a /24 of 10.88.0.0/16), not the node's
+    let status = pod.status.expect("a running Pod has a status");
+    assert_eq!(status.host_ip.as_deref(), Some("127.0.0.1"));
+    let pod_ip = status.pod_ip.expect("a running Pod has an IP");
+    assert!(pod_ip.starts_with("10.88."), "{pod_ip}");
+
+    // And its log, read through kube-apiserver from the kubelet, is the
+    // line the process wrote
+    let log = pods.logs("idle", &LogParams::default()).await?;
+    assert!(log.contains("holding the sandbox"), "{log}");
 
     namespace.delete().await?;
     Ok(())

@@ -18,6 +18,7 @@ use kube::Api;
 use kube::api::{
     ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
+use kube_test_utils::IDLE_IMAGE;
 use primary_all::wire::PrimaryWithSecondaries;
 use serde_json::json;
 
@@ -93,13 +94,25 @@ async fn a_database_comes_with_its_label_and_owner_linked_secondaries() -> anyho
             "selector": { "matchLabels": { "app": "db-1" } },
             "template": {
                 "metadata": { "labels": { "app": "db-1" } },
-                "spec": { "containers": [{ "name": "postgres", "image": "postgres:18" }] }
+                "spec": { "containers": [{ "name": "postgres", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
-    Api::<StatefulSet>::namespaced(client.clone(), ns)
+    let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
+    stateful_sets
         .create(&PostParams::default(), &stateful_set)
         .await?;
+    // (whose Pod the node runs: its status settles once the Pod is Ready)
+    let settled = async {
+        loop {
+            let status = stateful_sets.get("db-1").await?.status.unwrap_or_default();
+            if status.available_replicas == Some(1) && status.current_replicas == Some(1) {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(90), settled).await??;
 
     // And another custom resource, a replica Database, that it owns
     let replica: DynamicObject = serde_json::from_value(json!({
@@ -200,7 +213,7 @@ async fn a_replica_set_appears_at_depth_two_but_not_at_depth_one() -> anyhow::Re
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": "exporter:1" }] }
+                "spec": { "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;

@@ -20,6 +20,7 @@ use kube::Api;
 use kube::api::{
     ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
+use kube_test_utils::IDLE_IMAGE;
 use primary_all::wire::{HealthStatus, OwnerChain, PrimaryWithSecondaries, TopLevelList};
 use serde_json::json;
 
@@ -61,9 +62,8 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
         "uid": database.metadata.uid.clone().unwrap(), "controller": true
     }]);
 
-    // And a StatefulSet it owns, with two Pods that the StatefulSet owns,
-    // made by hand (this control plane runs no StatefulSet controller) and
-    // all reported Ready through their status subresource
+    // And a StatefulSet it owns, whose two Pods the StatefulSet controller
+    // makes and the node runs until they are Ready
     let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
     let stateful_set: StatefulSet = serde_json::from_value(json!({
         "metadata": { "name": "db-1", "ownerReferences": owner },
@@ -73,44 +73,31 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
             "selector": { "matchLabels": { "app": "db-1" } },
             "template": {
                 "metadata": { "labels": { "app": "db-1" } },
-                "spec": { "containers": [{ "name": "postgres", "image": "postgres:18" }] }
+                "spec": { "containers": [{ "name": "postgres", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
-    let stateful_set = stateful_sets
+    stateful_sets
         .create(&PostParams::default(), &stateful_set)
         .await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    for name in ["db-1-0", "db-1-1"] {
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {
-                "name": name,
-                "labels": { "app": "db-1" },
-                "ownerReferences": [{
-                    "apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db-1",
-                    "uid": stateful_set.metadata.uid.clone().unwrap(), "controller": true
-                }]
-            },
-            "spec": { "containers": [{ "name": "postgres", "image": "postgres:18" }] }
-        }))?;
-        pods.create(&PostParams::default(), &pod).await?;
-        let running = json!({ "status": {
-            "phase": "Running",
-            "conditions": [{ "type": "Ready", "status": "True" }]
-        }});
-        pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&running))
-            .await?;
-    }
-    let all_ready = json!({ "status": {
-        "observedGeneration": 1, "replicas": 2, "readyReplicas": 2,
-        "currentReplicas": 2, "updatedReplicas": 2, "availableReplicas": 2
-    }});
-    stateful_sets
-        .patch_status("db-1", &PatchParams::default(), &Patch::Merge(&all_ready))
-        .await?;
+    let all_ready = async {
+        loop {
+            let status = stateful_sets.get("db-1").await?.status.unwrap_or_default();
+            if status.ready_replicas == Some(2)
+                && status.available_replicas == Some(2)
+                && status.current_replicas == Some(2)
+            {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(90), all_ready).await??;
 
     // And a Deployment it owns, for which kube-controller-manager makes a
-    // ReplicaSet and two Pods that stay Pending (there is no scheduler)
+    // ReplicaSet and two Pods that stay Pending: they ask for a node that
+    // the cluster does not have, so kube-scheduler marks them Unschedulable
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": { "name": "db-1-exporter", "ownerReferences": owner },
@@ -119,13 +106,28 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": "exporter:1" }] }
+                "spec": {
+                    "nodeSelector": { "primary-all/test-node": "none" },
+                    "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }]
+                }
             }
         }
     }))?;
     deployments
         .create(&PostParams::default(), &deployment)
         .await?;
+    let unschedulable = |pod: &Pod| {
+        pod.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| {
+                c.iter().any(|c| {
+                    c.type_ == "PodScheduled"
+                        && c.status == "False"
+                        && c.reason.as_deref() == Some("Unschedulable")
+                })
+            })
+    };
     let settled = async {
         loop {
             let status = deployments
@@ -140,6 +142,7 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
                 && status.updated_replicas == Some(2)
                 && status.replicas == Some(2)
                 && made.items.len() == 2
+                && made.items.iter().all(unschedulable)
             {
                 return anyhow::Ok(());
             }
@@ -177,7 +180,7 @@ async fn a_tree_gives_each_object_its_health_and_the_answer_the_first_worst() ->
 
     // Then every node carries its own health: Ready for the Database and
     // the StatefulSet with its Pods, InProgress for the Deployment, its
-    // ReplicaSet and its Pending Pods
+    // ReplicaSet and its Pending (Unschedulable) Pods
     let mut settings = kube_test_utils::k8s_redactions();
     settings.add_redaction(".**.namespace", "[namespace]");
     // The ReplicaSet's pod-template-hash and its Pods' suffixes.
@@ -355,7 +358,7 @@ async fn the_owners_of_a_pod_lead_up_through_its_replica_set_and_deployment_to_t
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": "exporter:1" }] }
+                "spec": { "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
@@ -478,8 +481,8 @@ async fn a_namespace_top_level_lists_what_nothing_owns_with_what_is_below_it() -
         .create(&PostParams::default(), &settings)
         .await?;
 
-    // And a Deployment, with the ReplicaSet and two Pending Pods that
-    // kube-controller-manager makes for it
+    // And a Deployment, with the ReplicaSet and two Pods that
+    // kube-controller-manager makes for it and the node runs until Available
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": { "name": "web" },
@@ -488,7 +491,7 @@ async fn a_namespace_top_level_lists_what_nothing_owns_with_what_is_below_it() -
             "selector": { "matchLabels": { "app": "web" } },
             "template": {
                 "metadata": { "labels": { "app": "web" } },
-                "spec": { "containers": [{ "name": "web", "image": "web:1" }] }
+                "spec": { "containers": [{ "name": "web", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;
@@ -502,6 +505,7 @@ async fn a_namespace_top_level_lists_what_nothing_owns_with_what_is_below_it() -
             if status.observed_generation == Some(1)
                 && status.updated_replicas == Some(2)
                 && status.replicas == Some(2)
+                && status.available_replicas == Some(2)
                 && pods.list(&ListParams::default()).await?.items.len() == 2
             {
                 return anyhow::Ok(());
@@ -600,20 +604,26 @@ async fn a_service_has_the_pods_it_selects_below_it_within_the_depth() -> anyhow
     for (name, app) in [("db-1-a", "db-1"), ("db-1-b", "db-1"), ("other", "other")] {
         let pod: Pod = serde_json::from_value(json!({
             "metadata": { "name": name, "labels": { "app": app } },
-            "spec": { "containers": [{ "name": "postgres", "image": "postgres:18" }] }
+            "spec": { "containers": [{ "name": "postgres", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
         }))?;
         pods.create(&PostParams::default(), &pod).await?;
     }
 
     // When the tree is asked for two levels deep (once the server's watch
-    // index has seen the Service)
+    // index has seen the Service, and the EndpointSlice that the endpoint
+    // slice controller makes for it, owned by it)
     let path = format!("/apis/primary-all/v1/namespaces/{ns}/databases.example.com/db-1");
     let found = async {
         loop {
             let answer: PrimaryWithSecondaries = serde_json::from_value(
                 get_raw(&client, &format!("{path}?view=tree&depth=2")).await?,
             )?;
-            if !answer.sec_res.items.is_empty() {
+            let has_slice = answer
+                .sec_res
+                .items
+                .iter()
+                .any(|o| o.types.as_ref().is_some_and(|t| t.kind == "EndpointSlice"));
+            if has_slice {
                 return anyhow::Ok(answer);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -621,7 +631,8 @@ async fn a_service_has_the_pods_it_selects_below_it_within_the_depth() -> anyhow
     };
     let depth_two = tokio::time::timeout(Duration::from_secs(30), found).await??;
 
-    // Then exactly the two selected Pods hang below the Service, linked by the rule
+    // Then exactly the two selected Pods hang below the Service, linked by
+    // the rule, beside its EndpointSlice, linked by its ownerReference
     let tree = depth_two.tree.expect("view=tree answers with a tree");
     assert_eq!(tree.children.len(), 1);
     let service = &tree.children[0];
@@ -637,22 +648,28 @@ async fn a_service_has_the_pods_it_selects_below_it_within_the_depth() -> anyhow
         .children
         .iter()
         .map(|c| {
-            (
-                c.kind.as_str(),
-                c.name.as_str(),
-                c.link.as_deref(),
-                c.children.len(),
-            )
+            // The slice's name is generated: db-1-<five random characters>.
+            let name = match c.kind.as_str() {
+                "EndpointSlice" if c.name.starts_with("db-1-") => "db-1-[generated]",
+                _ => c.name.as_str(),
+            };
+            (c.kind.as_str(), name, c.link.as_deref(), c.children.len())
         })
         .collect();
     assert_eq!(
         below,
         [
+            (
+                "EndpointSlice",
+                "db-1-[generated]",
+                Some("ownerReference"),
+                0
+            ),
             ("Pod", "db-1-a", Some("rule:service-selects-pods"), 0),
             ("Pod", "db-1-b", Some("rule:service-selects-pods"), 0),
         ]
     );
-    assert_eq!(depth_two.sec_res.items.len(), 3);
+    assert_eq!(depth_two.sec_res.items.len(), 4);
 
     // When it is asked for one level deep
     let depth_one: PrimaryWithSecondaries =
@@ -722,7 +739,7 @@ async fn a_user_who_may_not_read_secrets_pods_or_replica_sets_sees_them_left_out
             "selector": { "matchLabels": { "app": "exporter" } },
             "template": {
                 "metadata": { "labels": { "app": "exporter" } },
-                "spec": { "containers": [{ "name": "exporter", "image": "exporter:1" }] }
+                "spec": { "containers": [{ "name": "exporter", "image": IDLE_IMAGE, "imagePullPolicy": "Never" }] }
             }
         }
     }))?;

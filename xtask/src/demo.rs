@@ -64,18 +64,28 @@ pub fn run(serve: bool) -> Result<()> {
     progress::run(apply)?;
     step(
         "Waiting",
-        "for the Deployment's ReplicaSet and Pods (made by kube-controller-manager)",
+        "for the Deployment's Pods to run on the node and become Ready",
     );
-    let mut made = control_plane::kubectl();
-    made.args([
+    let mut available = control_plane::kubectl();
+    available.args([
         "wait",
-        "--for=jsonpath={.status.replicas}=2",
+        "--for=condition=Available",
         "deployment/db-1-pooler",
         "-n",
         "default",
-        "--timeout=60s",
+        "--timeout=90s",
     ]);
-    progress::run(made)?;
+    progress::run(available)?;
+    let mut ready = control_plane::kubectl();
+    ready.args([
+        "wait",
+        "--for=jsonpath={.status.readyReplicas}=2",
+        "deployment/db-1-pooler",
+        "-n",
+        "default",
+        "--timeout=90s",
+    ]);
+    progress::run(ready)?;
 
     // What a person runs: the kubectl plugin, on PATH from this checkout.
     step("Building", "the kubectl plugin (kubectl-primary_all)");
@@ -139,9 +149,10 @@ pub fn run(serve: bool) -> Result<()> {
 
 /// What db-1's operator would have made: one object linked by label, three
 /// by ownerReference, one of them a Deployment whose ReplicaSet and Pods the
-/// controllers make (the Pods stay Pending: this cluster has no kubelet, so
-/// the health roll-up has something to report).
+/// controllers make and the node runs. Its image is the node's own idle
+/// image (there is no registry), so the Pods become Running and Ready.
 fn secondaries_manifest(uid: &str) -> String {
+    let image = control_plane::node::IDLE_IMAGE;
     let owner = format!(
         "  ownerReferences:\n  - {{apiVersion: example.com/v1, kind: Database, name: db-1, uid: {uid}, controller: true}}"
     );
@@ -184,7 +195,7 @@ spec:
   template:
     metadata: {{labels: {{app: db-1-pooler}}}}
     spec:
-      containers: [{{name: pgbouncer, image: example.com/pgbouncer:1.23}}]
+      containers: [{{name: pgbouncer, image: \"{image}\", imagePullPolicy: Never}}]
 "
     )
 }

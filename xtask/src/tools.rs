@@ -72,18 +72,44 @@ impl Tool {
 }
 
 /// Makes sure tmux is installed: the plugin's terminal test runs it under
-/// tmux to see what a person sees. Installed from Debian's packages when
-/// missing (as root, or with sudo when there is one), with a clear error
-/// otherwise.
+/// tmux to see what a person sees.
 pub fn ensure_tmux() -> Result<()> {
-    let found = Command::new("tmux")
-        .arg("-V")
+    ensure_debian_package(
+        "tmux",
+        "-V",
+        "tmux",
+        "the plugin's terminal test runs under tmux",
+    )
+}
+
+/// Makes sure runc is installed: the node's containerd runs every container
+/// with it.
+pub fn ensure_runc() -> Result<()> {
+    ensure_debian_package(
+        "runc",
+        "--version",
+        "runc",
+        "the local node's containerd runs containers with runc",
+    )
+}
+
+/// Makes sure `program` runs (`program version_arg` succeeds), installing
+/// `package` from Debian's packages when it does not (as root, or with sudo
+/// when there is one), with a clear error otherwise. The package lists are
+/// updated once per run of xtask, before the first install.
+fn ensure_debian_package(program: &str, version_arg: &str, package: &str, why: &str) -> Result<()> {
+    static UPDATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let found = Command::new(program)
+        .arg(version_arg)
         .output()
         .is_ok_and(|o| o.status.success());
     if found {
         return Ok(());
     }
-    step("Installing", "tmux from Debian's packages (apt-get)");
+    step(
+        "Installing",
+        format!("{package} from Debian's packages (apt-get): {why}"),
+    );
     let as_root = Command::new("id")
         .arg("-u")
         .output()
@@ -99,10 +125,12 @@ pub fn ensure_tmux() -> Result<()> {
         cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         cmd
     };
-    progress::run(apt(&["update", "-q"]))?;
-    progress::run(apt(&["install", "-y", "-q", "tmux"])).map_err(|err| {
-        err.context(
-            "tmux is needed by the plugin's terminal test: install it with `apt-get install tmux`",
-        )
+    if !UPDATED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        progress::run(apt(&["update", "-q"]))?;
+    }
+    progress::run(apt(&["install", "-y", "-q", package])).map_err(|err| {
+        err.context(format!(
+            "{why}: install it with `apt-get install {package}`"
+        ))
     })
 }

@@ -65,6 +65,12 @@ pub struct GeneratedDatabaseSpec {
 primary_all::impl_cache_secondaries!(GeneratedDatabase);
 primary_all::impl_secondary_refs!(GeneratedDatabase);
 
+/// The image a test's Pods run when they only need to run and be Ready: the
+/// local node's own idle image (`cargo xtask cluster up` imports it; there
+/// is no registry), used with `imagePullPolicy: Never`. On another cluster
+/// (kind) it must be loaded first.
+pub const IDLE_IMAGE: &str = "localhost/primary-all/idle:1";
+
 /// The example primary's CRD, the very file the demo applies. It declares
 /// the status fields `Database::crd()` generates (a unit test checks), and
 /// keeps the status fields it does not declare, which some tests write.

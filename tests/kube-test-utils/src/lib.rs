@@ -29,7 +29,7 @@ pub mod redactions;
 
 use anyhow::Context;
 
-pub use fixtures::install_database_crd;
+pub use fixtures::{IDLE_IMAGE, install_database_crd};
 pub use namespace::TestNamespace;
 pub use redactions::k8s_redactions;
 

@@ -1,12 +1,18 @@
-//! The local control plane: etcd, kube-apiserver and kube-controller-manager
-//! on loopback, with generated certificates.
+//! The local cluster: etcd, kube-apiserver, kube-controller-manager and
+//! kube-scheduler on loopback, with generated certificates, one node
+//! (containerd and a kubelet, see [`node`]), and primary-all's extension
+//! server.
 //!
-//! `up` is idempotent, `down` leaves no process behind, and a failed start
-//! prints the tail of the failing component's log and stops what it started.
+//! `up` is idempotent and returns when the Node is Ready; `down` leaves no
+//! process, mount, cgroup, bridge or network namespace behind; a failed
+//! start prints the tail of the failing component's log and stops what it
+//! started.
 
 pub mod binaries;
 pub mod extension;
+pub mod image;
 pub mod kubeconfig;
+pub mod node;
 pub mod pki;
 pub mod process;
 
@@ -22,11 +28,15 @@ use crate::progress::{self, step};
 use pki::Pki;
 use process::Managed;
 
-/// The components that `up` starts, in start order (`down` stops them in reverse).
-pub const STARTED: [&str; 4] = [
+/// The components that `up` starts, in start order (`down` stops them in
+/// reverse, draining the node first).
+pub const STARTED: [&str; 7] = [
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
+    "kube-scheduler",
+    "containerd",
+    "kubelet",
     "extension-server",
 ];
 
@@ -40,6 +50,12 @@ pub enum Component {
     KubeApiserver,
     /// kube-controller-manager.
     KubeControllerManager,
+    /// kube-scheduler.
+    KubeScheduler,
+    /// containerd (its containers survive a stop; their shims keep them).
+    Containerd,
+    /// The kubelet (its Pods keep running while it is stopped).
+    Kubelet,
     /// primary-all's extension server.
     ExtensionServer,
 }
@@ -51,6 +67,9 @@ impl Component {
             Self::Etcd => "etcd",
             Self::KubeApiserver => "kube-apiserver",
             Self::KubeControllerManager => "kube-controller-manager",
+            Self::KubeScheduler => "kube-scheduler",
+            Self::Containerd => "containerd",
+            Self::Kubelet => "kubelet",
             Self::ExtensionServer => "extension-server",
         }
     }
@@ -67,6 +86,12 @@ pub struct State {
     pub apiserver_port: u16,
     /// The extension server's HTTPS port.
     pub extension_port: u16,
+    /// kube-scheduler's HTTPS port (health only).
+    pub scheduler_port: u16,
+    /// The kubelet's HTTPS port (logs, exec, port-forward).
+    pub kubelet_port: u16,
+    /// The kubelet's plain-HTTP health port.
+    pub kubelet_healthz_port: u16,
 }
 
 impl State {
@@ -150,12 +175,15 @@ fn boot() -> Result<()> {
         etcd_peer_port: process::free_port()?,
         apiserver_port: process::free_port()?,
         extension_port: process::free_port()?,
+        scheduler_port: process::free_port()?,
+        kubelet_port: process::free_port()?,
+        kubelet_healthz_port: process::free_port()?,
     };
     state.save()?;
 
     step(
         "Generating",
-        "certificates (cluster CA, front-proxy CA, service-account key)",
+        "certificates (cluster CA, front-proxy CA, node, service-account key)",
     );
     let pki = Pki::at(dir.join("pki"));
     pki.generate()?;
@@ -174,11 +202,22 @@ fn boot() -> Result<()> {
         )?,
     )?;
 
+    kubeconfig::write(
+        &scheduler_kubeconfig(),
+        &kubeconfig::render(&state.server(), &pki, "system:kube-scheduler", "scheduler")?,
+    )?;
+
     start_etcd(&state)?;
     start_apiserver(&state, &pki)?;
     start_controller_manager(&pki, &kcm_kubeconfig)?;
+    start_scheduler(&state, &pki)?;
+    node::start(&state, &pki)?;
     extension::register(&state, &pki)?;
     Ok(())
+}
+
+fn scheduler_kubeconfig() -> PathBuf {
+    paths::control_plane_dir().join("scheduler.kubeconfig")
 }
 
 fn start_etcd(state: &State) -> Result<()> {
@@ -221,7 +260,26 @@ fn start_apiserver(state: &State, pki: &Pki) -> Result<()> {
     .arg(format!("--tls-cert-file={}", file("apiserver.crt")))
     .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
     .arg(format!("--client-ca-file={}", file("ca.crt")))
-    .arg("--authorization-mode=RBAC")
+    // The Node authorizer gives each kubelet what its own Pods need, and
+    // NodeRestriction keeps it to its own Node.
+    .arg("--authorization-mode=Node,RBAC")
+    .arg("--enable-admission-plugins=NodeRestriction")
+    // Logs, exec and port-forward: kube-apiserver calls the kubelet with
+    // its own client certificate, checks the kubelet's serving certificate,
+    // and dials the Node's InternalIP (127.0.0.1), never a host name.
+    .arg(format!(
+        "--kubelet-client-certificate={}",
+        file("apiserver-kubelet-client.crt")
+    ))
+    .arg(format!(
+        "--kubelet-client-key={}",
+        file("apiserver-kubelet-client.key")
+    ))
+    .arg(format!(
+        "--kubelet-certificate-authority={}",
+        file("ca.crt")
+    ))
+    .arg("--kubelet-preferred-address-types=InternalIP,Hostname")
     .arg("--service-cluster-ip-range=10.0.0.0/24")
     .arg("--service-account-issuer=https://kubernetes.default.svc")
     .arg(format!("--service-account-key-file={}", file("sa.pub")))
@@ -267,20 +325,27 @@ fn start_apiserver(state: &State, pki: &Pki) -> Result<()> {
 }
 
 fn start_controller_manager(pki: &Pki, kubeconfig: &std::path::Path) -> Result<()> {
-    let controllers = [
-        "garbage-collector-controller",
-        "deployment-controller",
-        "replicaset-controller",
-        "namespace-controller",
-        "serviceaccount-controller",
-        "serviceaccount-token-controller",
-        "root-ca-certificate-publisher-controller",
-    ];
+    // Every controller a cluster runs by default: node-lifecycle lifts the
+    // not-ready taint, the Pod GC removes Pods of a gone node, the
+    // clusterrole-aggregation controller fills in view/edit/admin, the
+    // endpoint controllers feed Services. The cloud controllers skip
+    // themselves without a cloud provider, and nodeipam without
+    // --allocate-node-cidrs (the CNI's host-local hands out addresses).
+    let controllers = ["*"];
     let mut cmd = Command::new(binaries::binary("kube-controller-manager"));
     cmd.arg(format!("--kubeconfig={}", kubeconfig.display()))
         .arg("--leader-elect=false")
         .arg("--secure-port=0")
         .arg(format!("--controllers={}", controllers.join(",")))
+        // The CSR signer signs with the cluster CA, whose key is kept.
+        .arg(format!(
+            "--cluster-signing-cert-file={}",
+            pki.path("ca.crt").display()
+        ))
+        .arg(format!(
+            "--cluster-signing-key-file={}",
+            pki.path("ca.key").display()
+        ))
         .arg(format!(
             "--service-account-private-key-file={}",
             pki.path("sa.key").display()
@@ -289,7 +354,7 @@ fn start_controller_manager(pki: &Pki, kubeconfig: &std::path::Path) -> Result<(
     let kcm = component("kube-controller-manager");
     step(
         "Starting",
-        "kube-controller-manager (garbage collector, deployments, namespaces, …)",
+        "kube-controller-manager (every default controller)",
     );
     kcm.start(cmd)?;
     // It has no health port here (--secure-port=0); it is ready when the
@@ -306,6 +371,44 @@ fn start_controller_manager(pki: &Pki, kubeconfig: &std::path::Path) -> Result<(
             "name",
         ]);
         progress::output(get).is_ok()
+    })?;
+    Ok(())
+}
+
+fn start_scheduler(state: &State, pki: &Pki) -> Result<()> {
+    let file = |f: &str| pki.path(f).display().to_string();
+    let kubeconfig = scheduler_kubeconfig().display().to_string();
+    let mut cmd = Command::new(binaries::binary("kube-scheduler"));
+    cmd.arg(format!("--kubeconfig={kubeconfig}"))
+        .arg(format!("--authentication-kubeconfig={kubeconfig}"))
+        .arg(format!("--authorization-kubeconfig={kubeconfig}"))
+        .arg("--leader-elect=false")
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--secure-port={}", state.scheduler_port))
+        .arg(format!("--tls-cert-file={}", file("scheduler-serving.crt")))
+        .arg(format!(
+            "--tls-private-key-file={}",
+            file("scheduler-serving.key")
+        ));
+    let scheduler = component("kube-scheduler");
+    step(
+        "Starting",
+        format!(
+            "kube-scheduler (health on 127.0.0.1:{})",
+            state.scheduler_port
+        ),
+    );
+    scheduler.start(cmd)?;
+    // Its /readyz says ok once its informers have synced.
+    scheduler.wait_until(Duration::from_secs(60), || {
+        let mut readyz = kubectl();
+        readyz
+            .arg(format!(
+                "--server=https://127.0.0.1:{}",
+                state.scheduler_port
+            ))
+            .args(["get", "--raw", "/readyz", "--request-timeout=2s"]);
+        matches!(progress::output(readyz), Ok(body) if body.trim() == "ok")
     })?;
     Ok(())
 }
@@ -364,6 +467,9 @@ pub fn start(which: Component, strategy: Option<&str>) -> Result<()> {
         Component::KubeControllerManager => {
             start_controller_manager(&pki, &dir.join("controller-manager.kubeconfig"))
         }
+        Component::KubeScheduler => start_scheduler(&state, &pki),
+        Component::Containerd => node::start_containerd(),
+        Component::Kubelet => node::start_kubelet(&state, &pki),
         Component::ExtensionServer => {
             extension::start(&state, &pki, &extension::binary_path(), strategy)?;
             extension::wait_ready(&state, &pki)
@@ -394,6 +500,26 @@ pub fn down() -> Result<()> {
 
 fn down_quietly() -> Result<Vec<String>> {
     let mut stopped = Vec::new();
+    let mut stop = |name: &str| -> Result<()> {
+        let managed = component(name);
+        if managed.pid().is_some() {
+            stopped.push(name.to_string());
+        }
+        managed.stop(Duration::from_secs(15))
+    };
+    // Nothing may make or place new Pods while the node drains.
+    for name in [
+        "extension-server",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
+        stop(name)?;
+    }
+    if node::is_present() {
+        node::drain()?;
+        let node_stopped = node::teardown()?;
+        stopped.extend(node_stopped);
+    }
     for name in STARTED.iter().rev() {
         let managed = component(name);
         if managed.pid().is_some() {
@@ -409,6 +535,7 @@ fn down_quietly() -> Result<Vec<String>> {
         "state.json",
         "kubeconfig",
         "controller-manager.kubeconfig",
+        "scheduler.kubeconfig",
         "extension-server.kubeconfig",
         "extension-apiservice.yaml",
     ] {
@@ -446,6 +573,25 @@ pub fn status() -> Result<()> {
         "{:<24} {}",
         "readyz",
         if ready { "ok" } else { "not ready" }
+    );
+    let mut node_ready = kubectl();
+    node_ready.args([
+        "get",
+        "node",
+        node::NODE_NAME,
+        "--request-timeout=2s",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ]);
+    let node_ready = progress::output(node_ready).unwrap_or_default();
+    println!(
+        "{:<24} {}",
+        format!("node {}", node::NODE_NAME),
+        if node_ready.trim() == "True" {
+            "Ready"
+        } else {
+            "not ready"
+        }
     );
     if !ready {
         bail!("the control plane is not ready");

@@ -1,8 +1,12 @@
 //! Certificates for the local control plane, generated with rcgen.
 //!
 //! Three independent authorities, as in a kubeadm cluster:
-//! * the cluster CA signs the API server's serving certificate and the client
-//!   certificates of the admin and of kube-controller-manager;
+//! * the cluster CA signs the serving certificates of the API server, the
+//!   kubelet and kube-scheduler, and the client certificates of the admin,
+//!   kube-controller-manager, kube-scheduler, the kubelet
+//!   (`system:node:<name>`) and kube-apiserver's calls to the kubelet; its
+//!   key is kept on disk, as kubeadm keeps it, so that kube-controller-manager
+//!   can sign CertificateSigningRequests and tests can mint identities;
 //! * the front-proxy CA signs only the client certificate with which
 //!   kube-apiserver proxies to aggregated API servers, so that an extension
 //!   server trusts exactly that one caller for its `X-Remote-*` headers;
@@ -10,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::node::NODE_NAME;
 use anyhow::{Context, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -49,7 +54,9 @@ impl Pki {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("failed to create {}", self.dir.display()))?;
 
-        let cluster_ca = new_ca("primary-all-cluster-ca")?;
+        let cluster_key = KeyPair::generate()?;
+        write(&self.dir, "ca.key", &cluster_key.serialize_pem())?;
+        let cluster_ca = new_ca_with_key("primary-all-cluster-ca", cluster_key)?;
         write(&self.dir, "ca.crt", &cluster_ca.pem())?;
 
         let serving = leaf(
@@ -84,6 +91,58 @@ impl Pki {
             &self.dir,
             "controller-manager",
             controller_manager,
+            &cluster_ca,
+        )?;
+
+        let scheduler = leaf(
+            "system:kube-scheduler",
+            &[],
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        write_signed(&self.dir, "scheduler", scheduler, &cluster_ca)?;
+        // Its health port, which `up` asks whether it is ready.
+        let scheduler_serving = leaf(
+            "kube-scheduler",
+            &[],
+            &["localhost", "127.0.0.1"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
+        write_signed(
+            &self.dir,
+            "scheduler-serving",
+            scheduler_serving,
+            &cluster_ca,
+        )?;
+
+        // The node: the kubelet's identity, which the Node authorizer
+        // recognises by its name and group; its serving certificate, which
+        // kube-apiserver checks when it proxies logs, exec and port-forward;
+        // and the client certificate kube-apiserver presents to it.
+        let kubelet = leaf(
+            &format!("system:node:{NODE_NAME}"),
+            &["system:nodes"],
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        write_signed(&self.dir, "kubelet", kubelet, &cluster_ca)?;
+        let kubelet_serving = leaf(
+            NODE_NAME,
+            &[],
+            &[NODE_NAME, "localhost", "127.0.0.1"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
+        write_signed(&self.dir, "kubelet-serving", kubelet_serving, &cluster_ca)?;
+        let apiserver_kubelet_client = leaf(
+            "kube-apiserver-kubelet-client",
+            &["system:masters"],
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        write_signed(
+            &self.dir,
+            "apiserver-kubelet-client",
+            apiserver_kubelet_client,
             &cluster_ca,
         )?;
 
@@ -145,7 +204,7 @@ impl Pki {
     }
 }
 
-/// A self-signed certificate authority.
+/// A self-signed certificate authority with a fresh key.
 fn new_ca(common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
     new_ca_with_key(common_name, KeyPair::generate()?)
 }
@@ -218,6 +277,11 @@ mod tests {
         pki.generate().unwrap();
         for file in [
             "ca.crt",
+            "ca.key",
+            "kubelet.crt",
+            "kubelet-serving.key",
+            "apiserver-kubelet-client.crt",
+            "scheduler.key",
             "apiserver.key",
             "admin.crt",
             "front-proxy-client.key",
