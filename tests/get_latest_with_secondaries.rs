@@ -426,18 +426,18 @@ async fn with_etcd_status_the_crd_that_kube_generates_from_the_type_keeps_the_st
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply("primary-all-tests").force();
     crds.patch(
-        "databases.generated.example.com",
+        "generateddatabases.generated.example.com",
         &params,
         &Patch::Apply(GeneratedDatabase::crd()),
     )
     .await?;
     let established = await_condition(
         crds.clone(),
-        "databases.generated.example.com",
+        "generateddatabases.generated.example.com",
         conditions::is_crd_established(),
     );
     tokio::time::timeout(Duration::from_secs(30), established).await??;
-    let crd = crds.get("databases.generated.example.com").await?;
+    let crd = crds.get("generateddatabases.generated.example.com").await?;
     let schema = serde_json::to_value(&crd.spec.versions[0].schema)?;
     let status_schema = &schema["openAPIV3Schema"]["properties"]["status"];
     assert_eq!(
@@ -530,6 +530,11 @@ async fn with_etcd_status_the_crd_that_kube_generates_from_the_type_keeps_the_st
     );
 
     namespace.delete().await?;
+    crds.delete(
+        "generateddatabases.generated.example.com",
+        &Default::default(),
+    )
+    .await?;
     Ok(())
 }
 

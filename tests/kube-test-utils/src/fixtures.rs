@@ -47,13 +47,14 @@ primary_all::impl_secondary_refs!(Database);
 /// (`generated.example.com`) and with the same [`DatabaseStatus`], for the
 /// test that applies the CRD kube generates from the type
 /// (`GeneratedDatabase::crd()`): under a name of its own it cannot race the
-/// tests that apply the shipped YAML as `databases.example.com`.
+/// tests that apply the shipped YAML as `databases.example.com`, and under
+/// a kind of its own it does not make `database/db-1` (a kind named without
+/// its group) ambiguous for the tests that run after it.
 #[derive(CustomResource, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[kube(
     group = "generated.example.com",
     version = "v1",
-    kind = "Database",
-    root = "GeneratedDatabase",
+    kind = "GeneratedDatabase",
     namespaced,
     status = "DatabaseStatus"
 )]
