@@ -159,6 +159,7 @@ pub async fn secondaries(
                         }
                     }
                 }
+                Err(Some(err)) if read::is_gone(&err) => continue,
                 Err(err) => {
                     if let Some(err) = err {
                         tracing::warn!(kind = %kind.qualified_resource(), error = %err, "reading secondaries failed");
@@ -240,6 +241,7 @@ async fn read_directly(
                     }
                 }
             }
+            Ok(Err(err)) if read::is_gone(&err) => scan.api_calls += 1,
             Ok(Err(err)) => {
                 scan.api_calls += 1;
                 tracing::warn!(kind = %kind.qualified_resource(), error = %err, "a kind not yet synced could not be read");

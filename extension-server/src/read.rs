@@ -65,6 +65,14 @@ pub async fn list(
     }
 }
 
+/// Whether a read failed because kube-apiserver no longer serves the kind
+/// (its CRD or APIService was deleted a moment ago, before discovery caught
+/// up): a kind that does not exist holds no objects, so nothing is missing.
+/// By the code alone, as kube-apiserver answers a plain-text 404 there.
+pub fn is_gone(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 404)
+}
+
 /// Reads the object of `kind` named `name` in `namespace`, as a LIST with
 /// a name field selector; `Ok(None)` when there is none, or when what came
 /// back is not that object.

@@ -130,6 +130,7 @@ pub async fn scan(
                 }
                 objects.extend(listed.items.into_iter().map(|o| (kind.clone(), o)));
             }
+            Err(err) if crate::read::is_gone(&err) => result.api_calls += 1,
             Err(err) => {
                 result.api_calls += 1;
                 tracing::warn!(kind = %kind.qualified_resource(), error = %err, "a scan's LIST failed");

@@ -73,6 +73,7 @@ pub async fn answer(
     for (kind, listed) in lists {
         let listed = match listed {
             Ok(listed) => listed,
+            Err(err) if read::is_gone(&err) => continue,
             Err(err) => {
                 tracing::warn!(kind = %kind.qualified_resource(), error = %err, "toplevel's LIST failed");
                 left_out.push(left_out_entry(
