@@ -478,9 +478,15 @@ pub(crate) async fn readable_left_out(
     catalog: &Catalog,
     entries: Vec<LeftOut>,
 ) -> Result<(Vec<LeftOut>, u32), AppError> {
-    let mut kept = Vec::new();
+    let mut kept: Vec<LeftOut> = Vec::new();
     let mut api_calls = 0;
     for entry in entries {
+        let repeated = kept.iter().any(|k| {
+            k.group == entry.group && k.resource == entry.resource && k.namespace == entry.namespace
+        });
+        if repeated {
+            continue;
+        }
         let Some(kind) = catalog.by_group_kind(&entry.group, &entry.kind) else {
             continue;
         };
@@ -490,13 +496,7 @@ pub(crate) async fn readable_left_out(
             .await
             .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
         api_calls += decision.api_calls;
-        if decision.allowed
-            && !kept.iter().any(|k: &LeftOut| {
-                k.group == entry.group
-                    && k.resource == entry.resource
-                    && k.namespace == entry.namespace
-            })
-        {
+        if decision.allowed {
             kept.push(entry);
         }
     }
@@ -513,11 +513,7 @@ pub const MAX_SECONDARIES: usize = 10_000;
 fn cap(visible: &mut Vec<Secondary>, max: usize) -> Vec<Kind> {
     let mut cut: Vec<Kind> = Vec::new();
     for secondary in visible.drain(max.min(visible.len())..) {
-        let same = |k: &Kind| {
-            k.resource.group == secondary.kind.resource.group
-                && k.resource.plural == secondary.kind.resource.plural
-        };
-        if !cut.iter().any(same) {
+        if !cut.iter().any(|k| k.is_same_resource(&secondary.kind)) {
             cut.push(secondary.kind);
         }
     }

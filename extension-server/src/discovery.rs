@@ -51,6 +51,12 @@ impl Kind {
         matches!(self.capabilities.scope, Scope::Namespaced)
     }
 
+    /// Whether `other` is the same resource (group and plural), at any
+    /// version: what answers and `leftOut` count kinds by.
+    pub fn is_same_resource(&self, other: &Kind) -> bool {
+        self.resource.group == other.resource.group && self.resource.plural == other.resource.plural
+    }
+
     /// `databases.example.com`, or `secrets` for the core group, as kubectl
     /// spells a resource.
     pub fn qualified_resource(&self) -> String {

@@ -172,6 +172,13 @@ impl Graph {
         self.by_uid.get(uid)
     }
 
+    /// Whether this graph holds an object of `entry`'s kind, namespace and
+    /// name (whatever its uid).
+    pub fn holds(&self, entry: &Entry) -> bool {
+        self.uid_of(&entry.kind, entry.namespace.as_deref(), &entry.name)
+            .is_some()
+    }
+
     /// The secondaries of `primary_uid` down to `depth`: labels at level 1,
     /// ownerReferences at every level. Each object appears once, at the
     /// first level that reaches it; the primary itself never appears.

@@ -195,14 +195,6 @@ struct Direct {
     objects: HashMap<String, (Kind, DynamicObject)>,
 }
 
-impl Graph {
-    /// Whether this graph holds `entry`'s object (by its name).
-    fn holds(&self, entry: &Entry) -> bool {
-        self.uid_of(&entry.kind, entry.namespace.as_deref(), &entry.name)
-            .is_some()
-    }
-}
-
 /// Reads every kind of `kinds` where secondaries of a primary in
 /// `namespace` can live (that namespace, or everywhere for a cluster-scoped
 /// primary), each bounded by [`DIRECT_READ_TIMEOUT`]; a kind that fails or

@@ -335,7 +335,11 @@ pub async fn apply(
     }
     let over_budget = plans.split_off(plans.len().min(MAX_RULE_READS));
     for plan in over_budget {
-        if !found.truncated.iter().any(|k| same_kind(k, &plan.kind)) {
+        if !found
+            .truncated
+            .iter()
+            .any(|k| k.is_same_resource(&plan.kind))
+        {
             found.truncated.push(plan.kind);
         }
     }
@@ -360,7 +364,7 @@ pub async fn apply(
             Ok(Read::Found { objects, api_calls }) => (objects, api_calls),
             Err(err) => {
                 tracing::warn!(rule = %plan.rule, kind = %plan.kind.qualified_resource(), error = %err, "a rule read failed");
-                if !found.failed.iter().any(|k| same_kind(k, &plan.kind)) {
+                if !found.failed.iter().any(|k| k.is_same_resource(&plan.kind)) {
                     found.failed.push(plan.kind.clone());
                 }
                 found.api_calls += 1;
@@ -389,10 +393,6 @@ pub async fn apply(
 
 /// How many rule reads of one answer are in flight at once.
 pub const CONCURRENT_RULE_READS: usize = 8;
-
-fn same_kind(a: &Kind, b: &Kind) -> bool {
-    a.resource.group == b.resource.group && a.resource.plural == b.resource.plural
-}
 
 /// The reads one rule asks for from `source`. A reference that cannot name
 /// an object (no such kind, a malformed namespace or name) is refused and
