@@ -16,6 +16,16 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// The least time between two refreshes forced by an unknown kind, so that a
 /// stream of requests for a kind that does not exist costs no discovery storm.
 pub const MIN_FORCED_REFRESH: Duration = Duration::from_secs(2);
+/// After a CRD or APIService changes, discovery runs again at these delays
+/// before falling back to [`REFRESH_EVERY`]: kube-apiserver's own discovery
+/// document follows an APIService through a work queue of its own (and a CRD
+/// until it is Established), so the first refresh after the event may not
+/// show the new kind yet.
+pub const FOLLOW_UPS: [Duration; 3] = [
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+];
 
 /// One kind the cluster serves, at one version.
 #[derive(Debug, Clone)]

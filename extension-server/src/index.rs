@@ -615,7 +615,8 @@ struct KindWatch {
     /// When each kind began failing (since it last synced).
     failing: Arc<RwLock<HashMap<Arc<str>, Instant>>>,
     /// For kinds whose objects define kinds (CRDs, APIServices): told of
-    /// every change after the initial list, so discovery follows.
+    /// every change after the initial list and of every relist after an
+    /// error, so discovery follows.
     kinds_changed: Option<Arc<Notify>>,
 }
 
@@ -658,6 +659,11 @@ impl KindWatch {
                     .remove(key);
                 if std::mem::take(&mut self.lost) {
                     tracing::info!(kind = %key, "watch resumed: relisted and synced again");
+                    // A CRD or APIService may have come or gone while the
+                    // watch was away, and no event will tell of it.
+                    if let Some(kinds_changed) = &self.kinds_changed {
+                        kinds_changed.notify_one();
+                    }
                 }
                 // Nobody listening is not an error.
                 let _ = self.changes.send(Change::Relisted);
@@ -879,6 +885,37 @@ mod tests {
         let graph = graph.read().unwrap();
         assert_eq!(graph.len(), 1);
         assert_eq!(graph.get("b").unwrap().name, "new");
+    }
+
+    #[tokio::test]
+    async fn a_crd_watch_that_relists_after_an_error_asks_for_discovery() {
+        let rediscover: Arc<Notify> = Arc::default();
+        let mut watch = KindWatch::new(
+            Arc::from("apiextensions.k8s.io/v1/customresourcedefinitions"),
+            Arc::default(),
+            Arc::default(),
+            broadcast::channel(1).0,
+        );
+        watch.kinds_changed = Some(rediscover.clone());
+        let asked = || {
+            let notified = rediscover.notified();
+            futures::FutureExt::now_or_never(notified).is_some()
+        };
+
+        // The first list is what discovery already saw: nothing to ask.
+        watch.on_event(Ok(Event::Init));
+        watch.on_event(Ok(Event::InitApply(object("a", "widgets.example.com"))));
+        watch.on_event(Ok(Event::InitDone));
+        assert!(!asked());
+
+        // kube-apiserver goes away; while it is away a CRD may come or go,
+        // and the relist carries no event that says so.
+        watch.on_event(Err(status(503, "ServiceUnavailable")));
+        watch.on_event(Ok(Event::Init));
+        watch.on_event(Ok(Event::InitApply(object("b", "gizmos.example.com"))));
+        assert!(!asked(), "not before the relist is done");
+        watch.on_event(Ok(Event::InitDone));
+        assert!(asked());
     }
 
     #[test]

@@ -80,9 +80,11 @@ async fn main() -> anyhow::Result<()> {
     let index = state.index.clone();
     tokio::spawn(async move {
         // Discovery first (retried), then every 30 s, or sooner when a watch
-        // finds its kind gone or a CRD or APIService changes; the watch cache, when there is one, follows
+        // finds its kind gone or a CRD or APIService changes (then again at
+        // each of FOLLOW_UPS); the watch cache, when there is one, follows
         // each new catalog (a CRD added or removed).
         let mut backoff = Duration::from_millis(200);
+        let mut follow_ups: &[Duration] = &[];
         loop {
             let refreshed = tokio::time::Instant::now();
             match discovery.refresh().await {
@@ -90,7 +92,13 @@ async fn main() -> anyhow::Result<()> {
                     if let Some(index) = &index {
                         index.follow(&catalog);
                     }
-                    backoff = discovery::REFRESH_EVERY;
+                    backoff = match follow_ups.split_first() {
+                        Some((next, rest)) => {
+                            follow_ups = rest;
+                            *next
+                        }
+                        None => discovery::REFRESH_EVERY,
+                    };
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "discovery failed; retrying");
@@ -106,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
                 () = kinds_changed => {
+                    follow_ups = &discovery::FOLLOW_UPS;
                     // Rate-limited like a refresh forced by a request.
                     tokio::time::sleep_until(refreshed + discovery::MIN_FORCED_REFRESH).await;
                 }
