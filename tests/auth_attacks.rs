@@ -55,6 +55,8 @@ async fn a_certificate_from_another_ca_gets_401_whatever_the_headers_claim() -> 
 
     // When it calls the server straight, claiming to be the cluster admin
     let mut config = kube::Config::new(url.parse()?);
+    // A Pod's address is in no certificate; the Service's name is.
+    config.tls_server_name = std::env::var("PRIMARY_ALL_EXTENSION_TLS_NAME").ok();
     config.root_cert_file = Some(server_ca);
     config.auth_info.client_certificate = Some(dir.join("client.crt").display().to_string());
     config.auth_info.client_key = Some(dir.join("client.key").display().to_string());
@@ -116,6 +118,8 @@ async fn the_front_proxy_ca_with_a_name_that_is_not_allowed_gets_401() -> anyhow
 
     // When mallory calls the server straight, as the admin
     let mut config = kube::Config::new(url.parse()?);
+    // A Pod's address is in no certificate; the Service's name is.
+    config.tls_server_name = std::env::var("PRIMARY_ALL_EXTENSION_TLS_NAME").ok();
     config.root_cert_file = Some(server_ca);
     config.auth_info.client_certificate = Some(dir.join("client.crt").display().to_string());
     config.auth_info.client_key = Some(dir.join("client.key").display().to_string());

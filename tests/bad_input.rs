@@ -67,6 +67,8 @@ async fn hostile_paths_queries_and_headers_get_a_4xx_status_that_names_the_culpr
         .parent()
         .ok_or_else(|| anyhow::anyhow!("{} has no directory", ca_file.display()))?;
     let mut config = kube::Config::new(url.parse()?);
+    // A Pod's address is in no certificate; the Service's name is.
+    config.tls_server_name = std::env::var("PRIMARY_ALL_EXTENSION_TLS_NAME").ok();
     config.root_cert = Some(ca_der);
     config.auth_info.client_certificate =
         Some(pki.join("front-proxy-client.crt").display().to_string());

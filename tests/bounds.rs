@@ -58,9 +58,9 @@ async fn connect(
         .with_client_auth_cert(certs, key)?;
     let tcp = tokio::net::TcpStream::connect(address).await?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    Ok(connector
-        .connect(ServerName::try_from("localhost")?, tcp)
-        .await?)
+    // A Pod's address is in no certificate; the Service's name is.
+    let name = std::env::var("PRIMARY_ALL_EXTENSION_TLS_NAME").unwrap_or("localhost".into());
+    Ok(connector.connect(ServerName::try_from(name)?, tcp).await?)
 }
 
 #[tokio::test]

@@ -636,7 +636,16 @@ async fn an_aggregated_api_whose_lists_fail_is_named_and_holds_nothing_up() -> a
         rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into()),
     )?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // It listens on the host's address on the Pods' bridge: kube-apiserver
+    // reaches an APIService through its Service's EndpointSlice, which may
+    // not name a loopback address.
+    let host = std::env::var("PRIMARY_ALL_HOST_ADDRESS").map_err(|_| {
+        anyhow::anyhow!(
+            "PRIMARY_ALL_HOST_ADDRESS is not set: this test serves an API from the host, \
+             which `cargo xtask test` arranges for the local control plane"
+        )
+    })?;
+    let listener = tokio::net::TcpListener::bind((host.as_str(), 0)).await?;
     let port = listener.local_addr()?.port();
     let serving = tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
@@ -656,21 +665,33 @@ async fn an_aggregated_api_whose_lists_fail_is_named_and_holds_nothing_up() -> a
         }
     });
 
-    // And it is registered as users register one: a Service (here an
-    // ExternalName for loopback) and an APIService, which kube-apiserver
-    // marks Available once discovery answers
+    // And it is registered as users register one: a Service (here without
+    // a selector, its EndpointSlice naming the host) and an APIService,
+    // which kube-apiserver marks Available once discovery answers
     let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
         "metadata": { "name": "failing-api" },
-        "spec": { "type": "ExternalName", "externalName": "localhost" }
+        "spec": { "ports": [{ "name": "https", "port": 443, "targetPort": port }] }
     }))?;
     Api::<k8s_openapi::api::core::v1::Service>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &service)
+        .await?;
+    let slice: k8s_openapi::api::discovery::v1::EndpointSlice = serde_json::from_value(json!({
+        "metadata": {
+            "name": "failing-api",
+            "labels": { "kubernetes.io/service-name": "failing-api" }
+        },
+        "addressType": "IPv4",
+        "endpoints": [{ "addresses": [host], "conditions": { "ready": true } }],
+        "ports": [{ "name": "https", "port": port, "protocol": "TCP" }]
+    }))?;
+    Api::<k8s_openapi::api::discovery::v1::EndpointSlice>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &slice)
         .await?;
     let api_service: APIService = serde_json::from_value(json!({
         "metadata": { "name": "v1.failing.example.com" },
         "spec": {
             "group": "failing.example.com", "version": "v1",
-            "service": { "namespace": ns, "name": "failing-api", "port": port },
+            "service": { "namespace": ns, "name": "failing-api", "port": 443 },
             "insecureSkipTLSVerify": true,
             "groupPriorityMinimum": 1000, "versionPriority": 15
         }
@@ -880,6 +901,8 @@ async fn no_retry_client() -> anyhow::Result<kube::Client> {
 fn probe() -> anyhow::Result<kube::Client> {
     let url = std::env::var("PRIMARY_ALL_EXTENSION_SERVER")?;
     let mut config = kube::Config::new(url.parse()?);
+    // A Pod's address is in no certificate; the Service's name is.
+    config.tls_server_name = std::env::var("PRIMARY_ALL_EXTENSION_TLS_NAME").ok();
     config.root_cert_file = Some(PathBuf::from(std::env::var("PRIMARY_ALL_EXTENSION_CA")?));
     config.default_retry = false;
     config.read_timeout = Some(Duration::from_secs(2));

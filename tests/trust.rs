@@ -678,6 +678,8 @@ async fn anonymous_and_unauthenticated_callers_get_nothing_granted_to_authentica
         .parent()
         .ok_or_else(|| anyhow::anyhow!("{} has no directory", ca_file.display()))?;
     let mut config = kube::Config::new(url.parse()?);
+    // A Pod's address is in no certificate; the Service's name is.
+    config.tls_server_name = std::env::var("PRIMARY_ALL_EXTENSION_TLS_NAME").ok();
     config.root_cert = Some(ca_der);
     config.auth_info.client_certificate =
         Some(pki.join("front-proxy-client.crt").display().to_string());

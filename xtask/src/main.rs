@@ -10,10 +10,12 @@ mod control_plane;
 mod demo;
 mod fixtures;
 mod fuzz;
+mod install;
 mod kind;
 mod load;
 mod paths;
 mod progress;
+mod server_image;
 mod suites;
 mod tools;
 
@@ -72,6 +74,25 @@ enum Commands {
         /// Only this target (default: every target).
         #[arg(long)]
         target: Option<String>,
+    },
+    /// Install primary-all on a cluster: the serving certificate (a CA of
+    /// its own), the manifests of extension-server/deploy/, the APIService's
+    /// caBundle; waits until both replicas are Ready and the APIService is
+    /// Available.
+    Install {
+        /// Which cluster: `existing` is whatever KUBECONFIG points at, and
+        /// runs the published image (push the Containerfile's image first).
+        #[arg(long, value_enum, default_value = "existing")]
+        cluster: suites::Cluster,
+        /// The image to run on an existing cluster.
+        #[arg(long)]
+        image: Option<String>,
+    },
+    /// Remove what `install` made.
+    Uninstall {
+        /// Which cluster.
+        #[arg(long, value_enum, default_value = "existing")]
+        cluster: suites::Cluster,
     },
     /// Build the book into target/book, or serve it.
     Book {
@@ -160,6 +181,16 @@ fn main() -> Result<()> {
         } => bench::run(quick),
         Commands::Load { quick } => load::run(quick),
         Commands::Fuzz { seconds, target } => fuzz::run(seconds, target.as_deref()),
+        Commands::Install { cluster, image } => match cluster {
+            suites::Cluster::Local => install::local(),
+            suites::Cluster::Kind => install::kind(),
+            suites::Cluster::Existing => install::existing(image),
+        },
+        Commands::Uninstall { cluster } => install::uninstall(match cluster {
+            suites::Cluster::Local => paths::kubeconfig(),
+            suites::Cluster::Kind => kind::kubeconfig(),
+            suites::Cluster::Existing => install::kubeconfig_from_env()?,
+        }),
         Commands::Book { serve: true } => book::serve(),
         Commands::Book { serve: false } => book::build(),
     }

@@ -26,6 +26,16 @@ pub enum Cluster {
     Existing,
 }
 
+/// The cluster suites that run against the extension server as a host
+/// process rather than as the installed Pods: they kill it, stop it and
+/// restart it onto a new state, and watch one request drain through a
+/// SIGTERM, which a Pod's process does not let a test do.
+pub const HOST_PROCESS_SUITES: [&str; 1] = ["faults"];
+
+/// The name the server's certificate carries for direct calls to a Pod's
+/// (or the host process's) address, which no certificate names.
+const SERVER_TLS_NAME: &str = "primary-all.primary-all.svc";
+
 /// Runs the fast suites, then the cluster suites against `cluster`.
 pub fn run(cluster: Cluster) -> Result<()> {
     step(
@@ -40,12 +50,22 @@ pub fn run(cluster: Cluster) -> Result<()> {
         Cluster::Local => {
             let was_up = control_plane::State::load().is_some() && control_plane::is_ready();
             control_plane::up()?;
+            crate::install::local()?;
             // Security tests also call the extension server straight, past
-            // kube-apiserver, which only the local control plane allows.
-            let state = control_plane::State::load().context("the control plane left no state")?;
+            // kube-apiserver: one of its Pods, at the Pod's address.
             direct.push((
                 "PRIMARY_ALL_EXTENSION_SERVER",
-                format!("https://127.0.0.1:{}", state.extension_port),
+                format!("https://{}:8443", crate::install::a_pod_address()?),
+            ));
+            direct.push((
+                "PRIMARY_ALL_EXTENSION_TLS_NAME",
+                SERVER_TLS_NAME.to_string(),
+            ));
+            // Where a test may serve something kube-apiserver dials (an
+            // EndpointSlice may not name loopback): the node's bridge.
+            direct.push((
+                "PRIMARY_ALL_HOST_ADDRESS",
+                control_plane::node::pod_gateway(),
             ));
             let ca = paths::control_plane_dir()
                 .join("pki")
@@ -60,6 +80,7 @@ pub fn run(cluster: Cluster) -> Result<()> {
         }
         Cluster::Kind => {
             kind::up()?;
+            crate::install::kind()?;
             (kind::kubeconfig(), false)
         }
         Cluster::Existing => {
@@ -81,26 +102,109 @@ pub fn run(cluster: Cluster) -> Result<()> {
     for set in fixtures::CRD_SETS {
         direct.push((set.env, set.ensure()?.display().to_string()));
     }
+    let (host_process, in_cluster): (Vec<String>, Vec<String>) = test_targets()?
+        .into_iter()
+        .partition(|t| HOST_PROCESS_SUITES.contains(&t.as_str()));
     step(
         "Testing",
-        format!("cluster suites against {}", kubeconfig.display()),
+        format!(
+            "cluster suites against primary-all installed in {} (kube-apiserver → APIService → \
+             Service → Pods)",
+            kubeconfig.display()
+        ),
     );
     // With every feature, so the extension's etcd-status tests run too; the
     // fast suites above ran without, so both configurations are tested.
     // `--no-fail-fast`: one failing binary must not hide the others' results.
-    let mut cluster_tests = cargo_test(&["--all-features", "--no-fail-fast"], &["--ignored"]);
+    let mut args = vec!["--all-features", "--no-fail-fast", "--lib", "--bins"];
+    for target in &in_cluster {
+        args.extend(["--test", target.as_str()]);
+    }
+    let mut cluster_tests = cargo_test(&args, &["--ignored"]);
     cluster_tests
         .env("KUBECONFIG", &kubeconfig)
         .envs(direct.clone());
     let mut result = progress::run(cluster_tests);
-    if result.is_ok() && cluster == Cluster::Local {
-        result = attacks_against_the_seed_strategy(&kubeconfig, &direct);
+    if cluster == Cluster::Local {
+        let host = against_the_host_process(&kubeconfig, &direct, &host_process);
+        result = result.and(host);
     }
 
     if stop_afterwards {
         control_plane::down()?;
     }
     result
+}
+
+/// The suites that need the host process ([`HOST_PROCESS_SUITES`]), then
+/// the attacks against the seed's strategy; the APIService points at the
+/// installed Pods again afterwards, even when they failed.
+fn against_the_host_process(
+    kubeconfig: &std::path::Path,
+    direct: &[(&str, String)],
+    suites: &[String],
+) -> Result<()> {
+    let state = control_plane::State::load().context("the control plane left no state")?;
+    let pki = control_plane::pki::Pki::at(paths::control_plane_dir().join("pki"));
+    control_plane::extension::point_at_host_process(&state, &pki)?;
+    let mut direct: Vec<(&str, String)> = direct.to_vec();
+    for (key, value) in &mut direct {
+        if *key == "PRIMARY_ALL_EXTENSION_SERVER" {
+            *value = format!("https://{}", control_plane::extension::host_address(&state));
+        }
+    }
+    step(
+        "Testing",
+        format!(
+            "{} against the extension server as a host process",
+            suites.join(", ")
+        ),
+    );
+    let mut args = vec!["--all-features", "--no-fail-fast"];
+    for target in suites {
+        args.extend(["--test", target.as_str()]);
+    }
+    let mut host_tests = cargo_test(&args, &["--ignored"]);
+    host_tests
+        .env("KUBECONFIG", kubeconfig)
+        .envs(direct.clone());
+    let mut result = progress::run(host_tests);
+    if result.is_ok() {
+        result = attacks_against_the_seed_strategy(kubeconfig, &direct);
+    }
+    step("Restoring", "the APIService to the installed Pods");
+    crate::install::local()?;
+    result
+}
+
+/// Every test target of the workspace (`cargo metadata`), so that a new
+/// test file runs without anyone listing it here.
+fn test_targets() -> Result<Vec<String>> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(paths::workspace_root()).args([
+        "metadata",
+        "--no-deps",
+        "--format-version",
+        "1",
+        "--locked",
+    ]);
+    let metadata: serde_json::Value = serde_json::from_str(&progress::output(cmd)?)
+        .context("`cargo metadata` printed no JSON")?;
+    let mut targets: Vec<String> = metadata["packages"]
+        .as_array()
+        .context("`cargo metadata` listed no packages")?
+        .iter()
+        .flat_map(|package| package["targets"].as_array().cloned().unwrap_or_default())
+        .filter(|target| {
+            target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "test"))
+        })
+        .filter_map(|target| target["name"].as_str().map(str::to_string))
+        .collect();
+    targets.sort();
+    targets.dedup();
+    Ok(targets)
 }
 
 /// Runs the attack suites a second time against the seed's strategy,

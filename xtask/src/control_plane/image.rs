@@ -3,7 +3,8 @@
 //!
 //! An archive is the OCI image layout in one tar: `oci-layout`, `index.json`
 //! and `blobs/sha256/<digest>` for one uncompressed layer, the image config
-//! and the manifest. The layer holds a single static binary at `/<name>`.
+//! and the manifest. The layer holds a single static binary at `/<name>`:
+//! the node's pause and idle images, and the extension server's image.
 //! Every timestamp is zero, so the same binary always gives the same digests.
 
 use std::io::Write as _;
@@ -30,6 +31,9 @@ pub struct Image<'a> {
     pub entrypoint: &'a str,
     /// The references this image is imported under.
     pub names: &'a [&'a str],
+    /// The numeric `uid:gid` it runs as: never root, and numeric because
+    /// the image has no `/etc/passwd` to look a name up in.
+    pub user: &'a str,
 }
 
 /// The OCI architecture name of the machine xtask runs on.
@@ -56,8 +60,7 @@ impl Image<'_> {
             "os": "linux",
             "config": {
                 "Entrypoint": [format!("/{}", self.entrypoint)],
-                // Like the upstream pause image: no root needed.
-                "User": "65535:65535",
+                "User": self.user,
             },
             "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
             "history": [{"created_by": "cargo xtask (primary-all): one static binary"}],
@@ -186,6 +189,7 @@ mod tests {
                 "localhost/primary-all/pause:1",
                 "localhost/primary-all/idle:1",
             ],
+            user: "65535:65535",
         };
         let archive = image.archive().unwrap();
         let files = entries(&archive);
@@ -241,6 +245,7 @@ mod tests {
             binary: b"same",
             entrypoint: "pause",
             names: &["localhost/x:1"],
+            user: "65535:65535",
         };
         assert_eq!(
             digest(&image.archive().unwrap()),

@@ -252,11 +252,17 @@ fn start_apiserver(state: &State, pki: &Pki) -> Result<()> {
         state.etcd_port
     ))
     .arg(format!("--secure-port={}", state.apiserver_port))
-    .arg("--bind-address=127.0.0.1")
+    // Every address, so that Pods reach it at the bridge's address (there is
+    // no kube-proxy to carry them to the `kubernetes` Service's ClusterIP).
+    .arg("--bind-address=0.0.0.0")
     .arg("--advertise-address=127.0.0.1")
     // The `kubernetes` Service's endpoints may not be a loopback address,
     // and nothing here reaches the API server through that Service.
     .arg("--endpoint-reconciler-type=none")
+    // Proxy to an APIService's Service by its EndpointSlices (a Pod's
+    // address), not its ClusterIP, which only kube-proxy would make lead
+    // anywhere.
+    .arg("--enable-aggregator-routing=true")
     .arg(format!("--tls-cert-file={}", file("apiserver.crt")))
     .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
     .arg(format!("--client-ca-file={}", file("ca.crt")))

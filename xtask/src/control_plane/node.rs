@@ -67,9 +67,47 @@ pub fn pod_subnet() -> String {
     format!("10.88.{}.0/24", clone_id()[0])
 }
 
+/// The host's address on the Pods' bridge (the subnet's first address, as
+/// the CNI plugin makes it): where Pods reach kube-apiserver, and where the
+/// extension server listens when it runs as a host process.
+pub fn pod_gateway() -> String {
+    format!("10.88.{}.1", clone_id()[0])
+}
+
 /// The bridge the CNI plugin creates (`pa-<clone>`); `down` deletes it.
 pub fn bridge() -> String {
     format!("pa-{}", clone_hex())
+}
+
+/// Creates the bridge with its gateway address when no Pod has made it yet,
+/// so that a host process can listen there before the first Pod runs (the
+/// CNI plugin takes a bridge that already carries the gateway address).
+pub fn ensure_bridge() -> Result<()> {
+    let bridge = bridge();
+    let exists = Command::new("ip")
+        .args(["link", "show", &bridge])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !exists {
+        let mut add = Command::new("ip");
+        add.args(["link", "add", &bridge, "type", "bridge"]);
+        progress::output(add).with_context(|| format!("failed to create bridge {bridge}"))?;
+    }
+    let addresses = Command::new("ip")
+        .args(["-4", "addr", "show", "dev", &bridge])
+        .output()
+        .with_context(|| format!("failed to list the addresses of {bridge}"))?;
+    let gateway = pod_gateway();
+    if !String::from_utf8_lossy(&addresses.stdout).contains(&format!("inet {gateway}/")) {
+        let mut addr = Command::new("ip");
+        addr.args(["addr", "add", &format!("{gateway}/24"), "dev", &bridge]);
+        progress::output(addr)
+            .with_context(|| format!("failed to give {bridge} the address {gateway}"))?;
+    }
+    let mut up = Command::new("ip");
+    up.args(["link", "set", &bridge, "up"]);
+    progress::output(up).with_context(|| format!("failed to bring {bridge} up"))?;
+    Ok(())
 }
 
 /// The cgroup below which the kubelet puts every Pod, in each hierarchy.
@@ -188,6 +226,8 @@ fn import_images() -> Result<()> {
             binary: &binary,
             entrypoint: "pause",
             names: &[PAUSE_IMAGE, IDLE_IMAGE],
+            // Like the upstream pause image: no root needed.
+            user: "65535:65535",
         }
         .write(&archive)?;
     }

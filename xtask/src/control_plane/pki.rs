@@ -29,6 +29,11 @@ pub const FRONT_PROXY_CLIENT_CN: &str = "front-proxy-client";
 /// extension server's serving certificate must carry it.
 pub const EXTENSION_SERVICE_DNS: &str = "primary-all.primary-all.svc";
 
+/// The name kube-apiserver dials while the APIService points at the server
+/// as a host process (the fault tests): a Service of its own, whose
+/// EndpointSlice names the process on the node's bridge address.
+pub const EXTENSION_HOST_SERVICE_DNS: &str = "primary-all-host.primary-all.svc";
+
 /// The user the extension server authenticates as: its ServiceAccount's name.
 pub const EXTENSION_SERVER_USER: &str = "system:serviceaccount:primary-all:primary-all";
 
@@ -59,12 +64,16 @@ impl Pki {
         let cluster_ca = new_ca_with_key("primary-all-cluster-ca", cluster_key)?;
         write(&self.dir, "ca.crt", &cluster_ca.pem())?;
 
+        // Pods reach kube-apiserver at the bridge's address: with no
+        // kube-proxy, the `kubernetes` Service's ClusterIP leads nowhere.
+        let gateway = super::node::pod_gateway();
         let serving = leaf(
             "kube-apiserver",
             &[],
             &[
                 "localhost",
                 "127.0.0.1",
+                &gateway,
                 "kubernetes",
                 "kubernetes.default",
                 "kubernetes.default.svc",
@@ -177,7 +186,13 @@ impl Pki {
         let extension_serving = leaf(
             "primary-all",
             &[],
-            &[EXTENSION_SERVICE_DNS, "localhost", "127.0.0.1"],
+            &[
+                EXTENSION_SERVICE_DNS,
+                EXTENSION_HOST_SERVICE_DNS,
+                "localhost",
+                "127.0.0.1",
+                &gateway,
+            ],
             ExtendedKeyUsagePurpose::ServerAuth,
         )?;
         write_signed(
