@@ -18,6 +18,8 @@ pub const EXAMPLE: [&str; 2] = ["database-crd.yaml", "db-1.yaml"];
 /// the book unless `serve` is false (then the cluster stays up for kubectl).
 pub fn run(serve: bool) -> Result<()> {
     control_plane::up()?;
+    // primary-all as users run it: two replicas behind the APIService.
+    crate::install::local()?;
     let example = paths::workspace_root().join("extension-server/deploy/example");
 
     step("Applying", "the Database CRD (example.com/v1)");
@@ -110,6 +112,8 @@ pub fn run(serve: bool) -> Result<()> {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))?;
     for args in [
+        &["get", "apiservice", "v1.primary-all"][..],
+        &["get", "pods", "-n", "primary-all", "-o", "wide"][..],
         &["primary-all", "get", "database/db-1", "-n", "default"][..],
         &["primary-all", "toplevel", "-n", "default"][..],
     ] {

@@ -32,6 +32,11 @@ pub enum Cluster {
 /// SIGTERM, which a Pod's process does not let a test do.
 pub const HOST_PROCESS_SUITES: [&str; 1] = ["faults"];
 
+/// The cluster suites that disturb the installed Pods (delete and evict
+/// them), so they run after every other suite that talks to the Pods, one
+/// of which the direct tests reach by its address.
+pub const LAST_SUITES: [&str; 1] = ["replicas"];
+
 /// The name the server's certificate carries for direct calls to a Pod's
 /// (or the host process's) address, which no certificate names.
 const SERVER_TLS_NAME: &str = "primary-all.primary-all.svc";
@@ -116,8 +121,11 @@ pub fn run(cluster: Cluster) -> Result<()> {
     // With every feature, so the extension's etcd-status tests run too; the
     // fast suites above ran without, so both configurations are tested.
     // `--no-fail-fast`: one failing binary must not hide the others' results.
+    let (last, first): (Vec<String>, Vec<String>) = in_cluster
+        .into_iter()
+        .partition(|t| LAST_SUITES.contains(&t.as_str()));
     let mut args = vec!["--all-features", "--no-fail-fast", "--lib", "--bins"];
-    for target in &in_cluster {
+    for target in &first {
         args.extend(["--test", target.as_str()]);
     }
     let mut cluster_tests = cargo_test(&args, &["--ignored"]);
@@ -125,6 +133,22 @@ pub fn run(cluster: Cluster) -> Result<()> {
         .env("KUBECONFIG", &kubeconfig)
         .envs(direct.clone());
     let mut result = progress::run(cluster_tests);
+    step(
+        "Testing",
+        format!(
+            "{} (they delete and evict the installed Pods)",
+            last.join(", ")
+        ),
+    );
+    let mut args = vec!["--all-features", "--no-fail-fast"];
+    for target in &last {
+        args.extend(["--test", target.as_str()]);
+    }
+    let mut last_tests = cargo_test(&args, &["--ignored"]);
+    last_tests
+        .env("KUBECONFIG", &kubeconfig)
+        .envs(direct.clone());
+    result = result.and(progress::run(last_tests));
     if cluster == Cluster::Local {
         let host = against_the_host_process(&kubeconfig, &direct, &host_process);
         result = result.and(host);
