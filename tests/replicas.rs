@@ -16,7 +16,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
-use kube::api::{DeleteParams, EvictParams, ListParams};
+use kube::api::{DeleteParams, ListParams};
 
 const NAMESPACE: &str = "primary-all";
 const SELECTOR: &str = "app.kubernetes.io/name=primary-all";
@@ -67,10 +67,14 @@ async fn requests_keep_being_answered_while_a_replica_is_deleted_and_a_drain_res
     until_two_ready(&pods, Duration::from_secs(60)).await?;
 
     // Given a stream of requests through kube-apiserver, 4 at a time,
-    // bounded to 400 requests and 60 s
+    // bounded to 400 requests and 60 s, from a client that does not retry
+    // (kube's default client retries a 503, which would hide it)
+    let mut config = kube::Config::infer().await?;
+    config.default_retry = false;
+    let no_retry = kube::Client::try_from(config)?;
     let path = "/apis/primary-all/v1/core/v1/Namespace/kube-system";
     let load = {
-        let client = client.clone();
+        let client = no_retry.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let mut answered = 0u32;
@@ -124,30 +128,76 @@ async fn requests_keep_being_answered_while_a_replica_is_deleted_and_a_drain_res
         "more than 1% of the requests failed: {failed:?}"
     );
 
-    // Given the PodDisruptionBudget (minAvailable: 1) allows one disruption
+    // Given both replicas have been Ready for 10 s and the deleted one is
+    // gone (a drain meets a settled Deployment), and the PodDisruptionBudget (minAvailable: 1) allows one
+    // disruption
     let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), NAMESPACE);
     let started = Instant::now();
     loop {
+        let listed = pods.list(&ListParams::default().labels(SELECTOR)).await?;
+        let settled = listed
+            .items
+            .iter()
+            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+            .filter(|pod| {
+                pod.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| {
+                        c.iter().any(|c| {
+                            c.type_ == "Ready"
+                                && c.status == "True"
+                                && c.last_transition_time.as_ref().is_some_and(|t| {
+                                    t.0.as_second() + 10
+                                        < k8s_openapi::jiff::Timestamp::now().as_second()
+                                })
+                        })
+                    })
+            })
+            .count();
         let status = budgets.get("primary-all").await?.status.unwrap_or_default();
-        if status.disruptions_allowed == 1 && status.current_healthy == 2 {
+        // The deleted replica gone for good, not only terminating.
+        if settled == 2
+            && listed.items.len() == 2
+            && status.disruptions_allowed == Some(1)
+            && status.current_healthy == Some(2)
+        {
             break;
         }
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(60),
-            "the budget never allowed a disruption: {status:?}"
+            "the replicas never settled or the budget never allowed a disruption: {status:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // When a drain evicts both replicas, one after the other
+    // When a drain evicts both replicas, one after the other, with the
+    // Eviction `kubectl drain` sends (from the client that does not retry: a
+    // retried 429 would succeed once the replacement is Ready)
     let ready = ready_pods(&pods).await?;
-    pods.evict(&ready[0], &EvictParams::default()).await?;
-    let refused = pods.evict(&ready[1], &EvictParams::default()).await;
+    let evict = |name: String| {
+        let client = no_retry.clone();
+        async move {
+            let body = serde_json::to_vec(&serde_json::json!({
+                "apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": { "name": name, "namespace": NAMESPACE }
+            }))?;
+            let request = http::Request::post(format!(
+                "/api/v1/namespaces/{NAMESPACE}/pods/{name}/eviction"
+            ))
+            .header("Content-Type", "application/json")
+            .body(body)?;
+            anyhow::Ok(client.request::<serde_json::Value>(request).await)
+        }
+    };
+    evict(ready[0].clone()).await??;
+    let after_first = budgets.get("primary-all").await?.status;
+    let refused = evict(ready[1].clone()).await?;
 
     // Then the first goes, and the second is refused with 429 while the
     // first's replacement is not Ready: one replica always serves
     let Err(kube::Error::Api(status)) = refused else {
-        panic!("the second eviction was not refused: {refused:?}");
+        panic!("the second eviction was not refused: {refused:?}; {ready:?}; {after_first:?}");
     };
     assert_eq!(status.code, 429, "{status:?}");
     let back = until_two_ready(&pods, Duration::from_secs(90)).await?;
