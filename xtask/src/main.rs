@@ -12,6 +12,7 @@ mod fixtures;
 mod fuzz;
 mod kind;
 mod load;
+mod operators;
 mod paths;
 mod progress;
 mod suites;
@@ -73,6 +74,10 @@ enum Commands {
         #[arg(long)]
         target: Option<String>,
     },
+    /// Build the operators the cluster tests run (cert-manager) into the
+    /// per-user cache, if missing, and print the environment the tests read
+    /// as `export` lines, for running one test file by hand.
+    Operators,
     /// Build the book into target/book, or serve it.
     Book {
         /// Serve on http://127.0.0.1:3000 and rebuild on change.
@@ -160,6 +165,7 @@ fn main() -> Result<()> {
         } => bench::run(quick),
         Commands::Load { quick } => load::run(quick),
         Commands::Fuzz { seconds, target } => fuzz::run(seconds, target.as_deref()),
+        Commands::Operators => operators::print_env(),
         Commands::Book { serve: true } => book::serve(),
         Commands::Book { serve: false } => book::build(),
     }
