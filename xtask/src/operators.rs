@@ -124,7 +124,10 @@ fn ensure_controller() -> Result<PathBuf> {
         .context("failed to build cert-manager's controller (is Go ≥ 1.26 on PATH?)")?;
     std::fs::rename(&staging, &binary)
         .with_context(|| format!("go build did not produce {}", staging.display()))?;
-    step("Finished", format!("cert-manager in {}", progress::human(took)));
+    step(
+        "Finished",
+        format!("cert-manager in {}", progress::human(took)),
+    );
     Ok(binary)
 }
 
@@ -134,8 +137,9 @@ fn crds_folder() -> Result<PathBuf> {
     let mut cmd = Command::new("go");
     cmd.current_dir(module_dir())
         .args(["mod", "download", "-json", CERT_MANAGER_MODULE]);
-    let json = progress::output(cmd)
-        .with_context(|| format!("failed to download {CERT_MANAGER_MODULE} with `go mod download`"))?;
+    let json = progress::output(cmd).with_context(|| {
+        format!("failed to download {CERT_MANAGER_MODULE} with `go mod download`")
+    })?;
     let download: serde_json::Value =
         serde_json::from_str(&json).context("`go mod download -json` printed no JSON")?;
     let dir = download["Dir"]
@@ -167,7 +171,10 @@ mod tests {
     #[test]
     fn the_cache_is_keyed_by_the_release_and_by_our_wiring() {
         let dir = cert_manager_bin_dir().display().to_string();
-        assert!(dir.contains("operators/cert-manager-v1.21.2_main-"), "{dir}");
+        assert!(
+            dir.contains("operators/cert-manager-v1.21.2_main-"),
+            "{dir}"
+        );
         assert!(dir.ends_with("/bin"), "{dir}");
     }
 }
