@@ -13,6 +13,7 @@ mod fuzz;
 mod install;
 mod kind;
 mod load;
+mod operators;
 mod paths;
 mod progress;
 mod server_image;
@@ -94,6 +95,10 @@ enum Commands {
         #[arg(long, value_enum, default_value = "existing")]
         cluster: suites::Cluster,
     },
+    /// Build the operators the cluster tests run (cert-manager) into the
+    /// per-user cache, if missing, and print the environment the tests read
+    /// as `export` lines, for running one test file by hand.
+    Operators,
     /// Build the book into target/book, or serve it.
     Book {
         /// Serve on http://127.0.0.1:3000 and rebuild on change.
@@ -191,6 +196,7 @@ fn main() -> Result<()> {
             suites::Cluster::Kind => kind::kubeconfig(),
             suites::Cluster::Existing => install::kubeconfig_from_env()?,
         }),
+        Commands::Operators => operators::print_env(),
         Commands::Book { serve: true } => book::serve(),
         Commands::Book { serve: false } => book::build(),
     }

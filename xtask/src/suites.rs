@@ -10,6 +10,7 @@ use crate::book;
 use crate::control_plane;
 use crate::fixtures;
 use crate::kind;
+use crate::operators;
 use crate::paths;
 use crate::progress::{self, step};
 use crate::tools;
@@ -107,6 +108,8 @@ pub fn run(cluster: Cluster) -> Result<()> {
     for set in fixtures::CRD_SETS {
         direct.push((set.env, set.ensure()?.display().to_string()));
     }
+    // An operator no one here wrote, for the test that runs it.
+    direct.extend(operators::ensure_cert_manager()?);
     let (host_process, in_cluster): (Vec<String>, Vec<String>) = test_targets()?
         .into_iter()
         .partition(|t| HOST_PROCESS_SUITES.contains(&t.as_str()));
