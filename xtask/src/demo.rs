@@ -89,6 +89,8 @@ pub fn run(serve: bool) -> Result<()> {
     ]);
     progress::run(ready)?;
 
+    operator()?;
+
     // What a person runs: the kubectl plugin, on PATH from this checkout.
     step("Building", "the kubectl plugin (kubectl-primary_all)");
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -115,6 +117,13 @@ pub fn run(serve: bool) -> Result<()> {
         &["get", "apiservice", "v1.primary-all"][..],
         &["get", "pods", "-n", "primary-all", "-o", "wide"][..],
         &["primary-all", "get", "database/db-1", "-n", "default"][..],
+        &[
+            "primary-all",
+            "get",
+            "certificate/demo-tls",
+            "-n",
+            "default",
+        ][..],
         &["primary-all", "toplevel", "-n", "default"][..],
     ] {
         step("Running", format!("kubectl {}", args.join(" ")));
@@ -202,4 +211,94 @@ spec:
       containers: [{{name: pgbouncer, image: \"{image}\", imagePullPolicy: Never}}]
 "
     )
+}
+
+/// An operator no one here wrote: cert-manager (built once from its pinned
+/// Go module), run as a host process for the `default` namespace, issues a
+/// self-signed Certificate; `cluster down` stops it.
+fn operator() -> Result<()> {
+    let env = crate::operators::ensure_cert_manager()?;
+    let find = |name: &str| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    };
+    let controller = find(crate::operators::CERT_MANAGER_CONTROLLER_ENV);
+    let crds = find(crate::operators::CERT_MANAGER_CRDS_ENV);
+    step(
+        "Applying",
+        format!(
+            "cert-manager {}'s CRDs",
+            crate::operators::CERT_MANAGER_VERSION
+        ),
+    );
+    let mut apply = control_plane::kubectl();
+    apply.args(["apply", "--server-side", "-f"]).arg(&crds);
+    progress::output(apply)?;
+    let mut established = control_plane::kubectl();
+    established.args([
+        "wait",
+        "--for=condition=Established",
+        "crd/certificates.cert-manager.io",
+        "crd/certificaterequests.cert-manager.io",
+        "crd/issuers.cert-manager.io",
+        "--timeout=60s",
+    ]);
+    progress::output(established)?;
+
+    let mut cmd = Command::new(&controller);
+    cmd.arg(format!("--kubeconfig={}", paths::kubeconfig().display()))
+        .arg("--namespace=default")
+        // cert-manager's own option: the Certificate owns its Secret.
+        .arg("--enable-certificate-owner-ref=true");
+    step(
+        "Starting",
+        "cert-manager's controller for namespace default (a host process)",
+    );
+    control_plane::component("cert-manager").start(cmd)?;
+
+    step(
+        "Applying",
+        "a self-signed Issuer and Certificate demo-tls (cert-manager makes a CertificateRequest and a Secret)",
+    );
+    let manifest = paths::control_plane_dir().join("demo-certificate.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata:
+  name: self-signed
+  namespace: default
+spec:
+  selfSigned: {}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: demo-tls
+  namespace: default
+spec:
+  secretName: demo-tls
+  commonName: demo.example.com
+  dnsNames: [demo.example.com]
+  issuerRef:
+    name: self-signed
+    kind: Issuer
+",
+    )?;
+    let mut apply = control_plane::kubectl();
+    apply.args(["apply", "--server-side", "-f"]).arg(&manifest);
+    progress::output(apply)?;
+    let mut ready = control_plane::kubectl();
+    ready.args([
+        "wait",
+        "--for=condition=Ready",
+        "certificate/demo-tls",
+        "-n",
+        "default",
+        "--timeout=60s",
+    ]);
+    progress::output(ready)?;
+    Ok(())
 }

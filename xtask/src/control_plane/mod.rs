@@ -515,6 +515,8 @@ fn down_quietly() -> Result<Vec<String>> {
     };
     // Nothing may make or place new Pods while the node drains.
     for name in [
+        // The demo's operator, when it ran.
+        "cert-manager",
         "extension-server",
         "kube-controller-manager",
         "kube-scheduler",
