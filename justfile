@@ -29,6 +29,14 @@ load:
 fuzz:
     cargo xtask fuzz
 
+# Install primary-all on the cluster KUBECONFIG points at (serving certificate, manifests, APIService)
+install:
+    cargo xtask install
+
+# Remove what `just install` made
+uninstall:
+    cargo xtask uninstall
+
 # Install the kubectl plugin, so that `kubectl primary-all …` works
 plugin:
     cargo install --locked --path kubectl-primary-all
@@ -49,6 +57,6 @@ cluster-down:
 kind-up:
     cargo xtask cluster up --kind
 
-# Run the cluster tests against the kind cluster
+# Install primary-all on the kind cluster, then run the cluster tests there
 kind-test:
     cargo xtask test --cluster kind
