@@ -70,7 +70,13 @@ fuzz_target!(|bytes: &[u8]| {
                 .map(text)
                 .filter(|g| !g.is_empty())
                 .collect();
-            if !groups.iter().any(|g| g == "system:authenticated") {
+            // kube-apiserver's AuthenticatedGroupAdder: everyone but
+            // system:anonymous gets system:authenticated, unless they carry
+            // it or system:unauthenticated already.
+            let marked = groups
+                .iter()
+                .any(|g| g == "system:authenticated" || g == "system:unauthenticated");
+            if name != "system:anonymous" && !marked {
                 groups.push("system:authenticated".to_string());
             }
             assert_eq!(user.groups, groups);
