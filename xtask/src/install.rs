@@ -276,8 +276,12 @@ fn with_image_and_api_server(
     Ok(object)
 }
 
-/// Server-side apply of one object, whatever its kind.
-async fn apply(client: &kube::Client, object: &DynamicObject) -> Result<()> {
+/// The `Api` that serves `object` (its kind found by discovery, in its
+/// namespace or the install's), with its kind and name for messages.
+async fn api_for(
+    client: &kube::Client,
+    object: &DynamicObject,
+) -> Result<(Api<DynamicObject>, String, String)> {
     let types = object
         .types
         .as_ref()
@@ -291,7 +295,7 @@ async fn apply(client: &kube::Client, object: &DynamicObject) -> Result<()> {
         .name
         .clone()
         .context("an object without a name")?;
-    let api: Api<DynamicObject> = match capabilities.scope {
+    let api = match capabilities.scope {
         kube::discovery::Scope::Namespaced => Api::namespaced_with(
             client.clone(),
             object.metadata.namespace.as_deref().unwrap_or(NAMESPACE),
@@ -299,14 +303,20 @@ async fn apply(client: &kube::Client, object: &DynamicObject) -> Result<()> {
         ),
         kube::discovery::Scope::Cluster => Api::all_with(client.clone(), &resource),
     };
+    Ok((api, types.kind.clone(), name))
+}
+
+/// Server-side apply of one object, whatever its kind.
+async fn apply(client: &kube::Client, object: &DynamicObject) -> Result<()> {
+    let (api, kind, name) = api_for(client, object).await?;
     api.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(object),
     )
     .await
-    .with_context(|| format!("failed to apply {} {name}", types.kind))?;
-    step("Applied", format!("{} {name}", types.kind));
+    .with_context(|| format!("failed to apply {kind} {name}"))?;
+    step("Applied", format!("{kind} {name}"));
     Ok(())
 }
 
@@ -472,28 +482,15 @@ async fn uninstall_with(client: &kube::Client) -> Result<()> {
         _ => 1,
     });
     for object in objects {
-        let types = object
-            .types
-            .as_ref()
-            .context("an object without apiVersion/kind")?;
-        let gvk = GroupVersionKind::try_from(types)?;
-        let Ok((resource, capabilities)) = kube::discovery::pinned_kind(client, &gvk).await else {
+        // A kind the cluster no longer serves holds nothing to delete.
+        let Ok((api, kind, name)) = api_for(client, &object).await else {
             continue;
         };
-        let name = object.metadata.name.clone().unwrap_or_default();
-        let api: Api<DynamicObject> = match capabilities.scope {
-            kube::discovery::Scope::Namespaced => Api::namespaced_with(
-                client.clone(),
-                object.metadata.namespace.as_deref().unwrap_or(NAMESPACE),
-                &resource,
-            ),
-            kube::discovery::Scope::Cluster => Api::all_with(client.clone(), &resource),
-        };
         match api.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => step("Deleted", format!("{} {name}", types.kind)),
+            Ok(_) => step("Deleted", format!("{kind} {name}")),
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(err) => {
-                return Err(err).with_context(|| format!("failed to delete {} {name}", types.kind));
+                return Err(err).with_context(|| format!("failed to delete {kind} {name}"));
             }
         }
     }
