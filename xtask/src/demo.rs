@@ -217,15 +217,8 @@ spec:
 /// Go module), run as a host process for the `default` namespace, issues a
 /// self-signed Certificate; `cluster down` stops it.
 fn operator() -> Result<()> {
-    let env = crate::operators::ensure_cert_manager()?;
-    let find = |name: &str| {
-        env.iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.clone())
-            .unwrap_or_default()
-    };
-    let controller = find(crate::operators::CERT_MANAGER_CONTROLLER_ENV);
-    let crds = find(crate::operators::CERT_MANAGER_CRDS_ENV);
+    let controller = crate::operators::ensure_controller()?;
+    let crds = crate::operators::crds_folder()?;
     step(
         "Applying",
         format!(

@@ -19,10 +19,6 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 use serde_json::json;
 
 use crate::paths;
@@ -193,8 +189,10 @@ async fn install_with(client: &kube::Client, options: &Options) -> Result<()> {
     let objects = manifests()?;
     let (namespace, rest): (Vec<_>, Vec<_>) =
         objects.into_iter().partition(|o| kind_of(o) == "Namespace");
-    let (api_services, rest): (Vec<_>, Vec<_>) =
-        rest.into_iter().partition(|o| kind_of(o) == "APIService");
+    let rest: Vec<_> = rest
+        .into_iter()
+        .filter(|o| kind_of(o) != "APIService")
+        .collect();
 
     for object in &namespace {
         apply(client, object).await?;
@@ -208,12 +206,7 @@ async fn install_with(client: &kube::Client, options: &Options) -> Result<()> {
         apply(client, &object).await?;
     }
     wait_for_replicas(client).await?;
-    for object in api_services {
-        let mut object = object;
-        object.data["spec"]["caBundle"] = json!(STANDARD.encode(&ca));
-        apply(client, &object).await?;
-    }
-    wait_for_available(client).await?;
+    register(client, &ca).await?;
     step(
         "Installed",
         format!(
@@ -224,6 +217,32 @@ async fn install_with(client: &kube::Client, options: &Options) -> Result<()> {
         ),
     );
     Ok(())
+}
+
+/// Applies the APIService with `ca` as its `caBundle`, which points
+/// kube-apiserver at the installed Pods' Service, and waits until it is
+/// Available.
+async fn register(client: &kube::Client, ca: &str) -> Result<()> {
+    for mut object in manifests()?
+        .into_iter()
+        .filter(|o| kind_of(o) == "APIService")
+    {
+        object.data["spec"]["caBundle"] = json!(STANDARD.encode(ca));
+        apply(client, &object).await?;
+    }
+    wait_for_available(client).await
+}
+
+/// Points the local control plane's APIService back at the installed Pods
+/// (the fault tests had it at the host process), without installing again.
+pub fn point_local_at_pods() -> Result<()> {
+    let pki = crate::control_plane::pki::Pki::at(paths::control_plane_dir().join("pki"));
+    let ca = std::fs::read_to_string(pki.path("extension-ca.crt"))
+        .context("failed to read the local serving CA")?;
+    runtime()?.block_on(async {
+        let client = client(paths::kubeconfig()).await?;
+        register(&client, &ca).await
+    })
 }
 
 /// Every object of the kustomization's resources, in its order.
@@ -373,24 +392,14 @@ async fn serving_secret(client: &kube::Client, serving: &Serving) -> Result<Stri
 /// A CA of our own and a serving certificate for [`SERVICE_NAMES`], valid
 /// for rcgen's default span: (certificate, key, CA), PEM.
 pub fn generate_serving_certificate() -> Result<(String, String, String)> {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "primary-all serving CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
-
-    let mut params = CertificateParams::new(SERVICE_NAMES.map(str::to_string).to_vec())?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, SERVICE_NAMES[0]);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let key = KeyPair::generate()?;
+    use crate::control_plane::pki;
+    let ca = pki::new_ca("primary-all serving CA")?;
+    let (params, key) = pki::leaf(
+        SERVICE_NAMES[0],
+        &[],
+        &SERVICE_NAMES,
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    )?;
     let cert = params.signed_by(&key, &ca)?;
     Ok((cert.pem(), key.serialize_pem(), ca.pem()))
 }

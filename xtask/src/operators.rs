@@ -95,7 +95,8 @@ pub fn print_env() -> Result<()> {
     Ok(())
 }
 
-fn ensure_controller() -> Result<PathBuf> {
+/// cert-manager's controller, built first when the cache lacks it.
+pub fn ensure_controller() -> Result<PathBuf> {
     let dir = cert_manager_bin_dir();
     let binary = dir.join("cert-manager-controller");
     if binary.is_file() {
@@ -133,7 +134,7 @@ fn ensure_controller() -> Result<PathBuf> {
 
 /// The CRD folder of the pinned root module, downloaded first when the Go
 /// module cache does not have it.
-fn crds_folder() -> Result<PathBuf> {
+pub fn crds_folder() -> Result<PathBuf> {
     let mut cmd = Command::new("go");
     cmd.current_dir(module_dir())
         .args(["mod", "download", "-json", CERT_MANAGER_MODULE]);

@@ -38,10 +38,6 @@ pub const HOST_PROCESS_SUITES: [&str; 1] = ["faults"];
 /// of which the direct tests reach by its address.
 pub const LAST_SUITES: [&str; 1] = ["replicas"];
 
-/// The name the server's certificate carries for direct calls to a Pod's
-/// (or the host process's) address, which no certificate names.
-const SERVER_TLS_NAME: &str = "primary-all.primary-all.svc";
-
 /// Runs the fast suites, then the cluster suites against `cluster`.
 pub fn run(cluster: Cluster) -> Result<()> {
     step(
@@ -63,9 +59,10 @@ pub fn run(cluster: Cluster) -> Result<()> {
                 "PRIMARY_ALL_EXTENSION_SERVER",
                 format!("https://{}:8443", crate::install::a_pod_address()?),
             ));
+            // A Pod's address is in no certificate; the Service's name is.
             direct.push((
                 "PRIMARY_ALL_EXTENSION_TLS_NAME",
-                SERVER_TLS_NAME.to_string(),
+                crate::install::SERVICE_NAMES[0].to_string(),
             ));
             // Where a test may serve something kube-apiserver dials (an
             // EndpointSlice may not name loopback): the node's bridge.
@@ -200,7 +197,7 @@ fn against_the_host_process(
         result = attacks_against_the_seed_strategy(kubeconfig, &direct);
     }
     step("Restoring", "the APIService to the installed Pods");
-    crate::install::local()?;
+    crate::install::point_local_at_pods()?;
     result
 }
 

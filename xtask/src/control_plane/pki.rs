@@ -27,7 +27,7 @@ pub const FRONT_PROXY_CLIENT_CN: &str = "front-proxy-client";
 
 /// The name kube-apiserver dials for the APIService's Service; the
 /// extension server's serving certificate must carry it.
-pub const EXTENSION_SERVICE_DNS: &str = "primary-all.primary-all.svc";
+pub const EXTENSION_SERVICE_DNS: &str = crate::install::SERVICE_NAMES[0];
 
 /// The name kube-apiserver dials while the APIService points at the server
 /// as a host process (the fault tests): a Service of its own, whose
@@ -220,7 +220,8 @@ impl Pki {
 }
 
 /// A self-signed certificate authority with a fresh key.
-fn new_ca(common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
+/// A self-signed CA of its own key.
+pub fn new_ca(common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
     new_ca_with_key(common_name, KeyPair::generate()?)
 }
 
@@ -241,7 +242,7 @@ fn new_ca_with_key(common_name: &str, key: KeyPair) -> Result<CertifiedIssuer<'s
 
 /// A leaf certificate's parameters and key: CN is the Kubernetes user name,
 /// each O a group, SANs are DNS names or IP addresses.
-fn leaf(
+pub fn leaf(
     common_name: &str,
     organizations: &[&str],
     subject_alt_names: &[&str],
