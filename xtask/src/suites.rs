@@ -124,15 +124,9 @@ pub fn run(cluster: Cluster) -> Result<()> {
     let (last, first): (Vec<String>, Vec<String>) = in_cluster
         .into_iter()
         .partition(|t| LAST_SUITES.contains(&t.as_str()));
-    let mut args = vec!["--all-features", "--no-fail-fast", "--lib", "--bins"];
-    for target in &first {
-        args.extend(["--test", target.as_str()]);
-    }
-    let mut cluster_tests = cargo_test(&args, &["--ignored"]);
-    cluster_tests
-        .env("KUBECONFIG", &kubeconfig)
-        .envs(direct.clone());
-    let mut result = progress::run(cluster_tests);
+    // The libraries' and binaries' cluster tests (kube-test-utils has some)
+    // run with the first batch.
+    let mut result = cluster_suites(&first, &["--lib", "--bins"], &kubeconfig, &direct);
     step(
         "Testing",
         format!(
@@ -140,15 +134,7 @@ pub fn run(cluster: Cluster) -> Result<()> {
             last.join(", ")
         ),
     );
-    let mut args = vec!["--all-features", "--no-fail-fast"];
-    for target in &last {
-        args.extend(["--test", target.as_str()]);
-    }
-    let mut last_tests = cargo_test(&args, &["--ignored"]);
-    last_tests
-        .env("KUBECONFIG", &kubeconfig)
-        .envs(direct.clone());
-    result = result.and(progress::run(last_tests));
+    result = result.and(cluster_suites(&last, &[], &kubeconfig, &direct));
     if cluster == Cluster::Local {
         let host = against_the_host_process(&kubeconfig, &direct, &host_process);
         result = result.and(host);
@@ -184,21 +170,34 @@ fn against_the_host_process(
             suites.join(", ")
         ),
     );
-    let mut args = vec!["--all-features", "--no-fail-fast"];
-    for target in suites {
-        args.extend(["--test", target.as_str()]);
-    }
-    let mut host_tests = cargo_test(&args, &["--ignored"]);
-    host_tests
-        .env("KUBECONFIG", kubeconfig)
-        .envs(direct.clone());
-    let mut result = progress::run(host_tests);
+    let mut result = cluster_suites(suites, &[], kubeconfig, &direct);
     if result.is_ok() {
         result = attacks_against_the_seed_strategy(kubeconfig, &direct);
     }
     step("Restoring", "the APIService to the installed Pods");
     crate::install::point_local_at_pods()?;
     result
+}
+
+/// Runs the cluster tests (`--ignored`) of the test targets `targets`, and
+/// of whatever else `more` selects, against `kubeconfig` with `direct`'s
+/// environment. Always with every feature and `--no-fail-fast`, so that no
+/// run rebuilds what another built and one failing binary hides nothing.
+fn cluster_suites(
+    targets: &[String],
+    more: &[&str],
+    kubeconfig: &std::path::Path,
+    direct: &[(&str, String)],
+) -> Result<()> {
+    let mut args = vec!["--all-features", "--no-fail-fast"];
+    args.extend(more);
+    for target in targets {
+        args.extend(["--test", target.as_str()]);
+    }
+    let mut cmd = cargo_test(&args, &["--ignored"]);
+    cmd.env("KUBECONFIG", kubeconfig)
+        .envs(direct.iter().map(|(k, v)| (*k, v.as_str())));
+    progress::run(cmd)
 }
 
 /// Every test target of the workspace (`cargo metadata`), so that a new
@@ -247,21 +246,8 @@ fn attacks_against_the_seed_strategy(
     );
     control_plane::extension::restart("list-all")?;
     control_plane::extension::wait_ready(&state, &pki)?;
-    // The same cargo arguments as the run above, so nothing is rebuilt.
-    let mut attacks = cargo_test(
-        &[
-            "--all-features",
-            "--test",
-            "auth_attacks",
-            "--test",
-            "trust",
-        ],
-        &["--ignored"],
-    );
-    attacks
-        .env("KUBECONFIG", kubeconfig)
-        .envs(direct.iter().map(|(k, v)| (*k, v.as_str())));
-    let result = progress::run(attacks);
+    let attacks = ["auth_attacks".to_string(), "trust".to_string()];
+    let result = cluster_suites(&attacks, &[], kubeconfig, direct);
     step("Restoring", "the extension server's --strategy=indexed");
     control_plane::extension::restart("indexed")?;
     control_plane::extension::wait_ready(&state, &pki)?;
