@@ -171,10 +171,39 @@ fn is_alive(pid: u32) -> bool {
     }
 }
 
-/// A TCP port on loopback that nothing listens on right now.
+/// A TCP port on loopback that nothing listens on right now, and that
+/// stays free until a component binds it: below the kernel's ephemeral
+/// range (where `bind(:0)` would pick, and where any outgoing connection
+/// of the boot may take it first; found by CI, a kubelet's port taken
+/// between the choice and the start), and never one this process has
+/// handed out already.
 pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("failed to find a free port")?;
-    Ok(listener.local_addr()?.port())
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_001));
+    let span = u32::from(high - low);
+    // A start that differs between runs and clones, so that two clones
+    // booting at once do not try the same ports in the same order.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for step in 0..span {
+        let port = low + ((seed.wrapping_add(step)) % span) as u16;
+        if handed_out.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
+            return Ok(port);
+        }
+    }
+    bail!("no free port on loopback between {low} and {high}")
 }
 
 /// A plain-HTTP GET on loopback (etcd's `/health`); `None` when it cannot connect.
@@ -235,5 +264,10 @@ mod tests {
     #[test]
     fn free_ports_are_on_loopback_and_nonzero() {
         assert_ne!(free_port().unwrap(), 0);
+        let ports: Vec<u16> = (0..20).map(|_| free_port().unwrap()).collect();
+        let mut distinct = ports.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
     }
 }
