@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use extension_server::{AppState, Strategy, app, authn, discovery, tls};
+use extension_server::find::Strategy;
+use extension_server::server::background::Background;
+use extension_server::server::{self, AppState, app, tls};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -37,8 +39,8 @@ struct Args {
     #[arg(long, default_value_t = 20)]
     drain_seconds: u64,
     /// Seconds a primary request may take before it is answered 503 (with
-    /// etcd away, kube-apiserver holds a quorum read for up to a minute).
-    #[arg(long, default_value_t = extension_server::DEFAULT_REQUEST_TIMEOUT.as_secs())]
+    /// etcd away, kube-apiserver holds a consistent read for up to a minute).
+    #[arg(long, default_value_t = server::DEFAULT_REQUEST_TIMEOUT.as_secs())]
     request_timeout_seconds: u64,
 }
 
@@ -65,69 +67,18 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("failed to configure a client for kube-apiserver (KUBECONFIG or in-cluster)")?;
     let mut state = AppState::new(client.clone(), args.strategy);
-    state.request_timeout = Duration::from_secs(args.request_timeout_seconds);
+    state.routes.request_timeout = Duration::from_secs(args.request_timeout_seconds);
 
-    // Background work: the request-header CA, and discovery.
-    tokio::spawn(authn::watch_configmap(
-        client.clone(),
-        state.authenticator.clone(),
-    ));
-    tokio::spawn(extension_server::rules::watch_configmap(
-        client.clone(),
-        state.rules.clone(),
-    ));
-    let discovery = state.discovery.clone();
-    let index = state.index.clone();
-    tokio::spawn(async move {
-        // Discovery first (retried), then every 30 s, or sooner when a watch
-        // finds its kind gone or a CRD or APIService changes (then again at
-        // each of FOLLOW_UPS); the watch cache, when there is one, follows
-        // each new catalog (a CRD added or removed).
-        let mut backoff = Duration::from_millis(200);
-        let mut follow_ups: &[Duration] = &[];
-        loop {
-            let refreshed = tokio::time::Instant::now();
-            match discovery.refresh().await {
-                Ok(catalog) => {
-                    if let Some(index) = &index {
-                        index.follow(&catalog);
-                    }
-                    backoff = match follow_ups.split_first() {
-                        Some((next, rest)) => {
-                            follow_ups = rest;
-                            *next
-                        }
-                        None => discovery::REFRESH_EVERY,
-                    };
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "discovery failed; retrying");
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
-            let kinds_changed = async {
-                match &index {
-                    Some(index) => index.kinds_changed().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = kinds_changed => {
-                    follow_ups = &discovery::FOLLOW_UPS;
-                    // Rate-limited like a refresh forced by a request.
-                    tokio::time::sleep_until(refreshed + discovery::MIN_FORCED_REFRESH).await;
-                }
-            }
-        }
-    });
+    // Background work (the request-header CA, the rules, discovery), whose
+    // end stops the server.
+    let mut background = Background::start(state.context(), &state.authenticator);
 
     let listener = tokio::net::TcpListener::bind(args.bind_address)
         .await
         .with_context(|| format!("failed to listen on {}", args.bind_address))?;
     tracing::info!(address = %listener.local_addr()?, strategy = ?args.strategy, "serving");
 
-    let serving = state.serving.clone();
+    let serving = state.routes.serving.clone();
     let delay = Duration::from_secs(args.shutdown_delay_seconds);
     let shutdown = async move {
         shutdown_signal().await;
@@ -137,14 +88,20 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(delay = ?delay, "shutting down: /readyz now fails");
         tokio::time::sleep(delay).await;
     };
-    tls::serve(
+    let served = tls::serve(
         listener,
         tls_config,
         app(state),
         shutdown,
         Duration::from_secs(args.drain_seconds),
-    )
-    .await
+    );
+    tokio::select! {
+        served = served => served,
+        failed = background.failed() => {
+            tracing::error!(reason = %failed, "background work stopped; exiting");
+            anyhow::bail!("{failed}")
+        }
+    }
 }
 
 async fn shutdown_signal() {

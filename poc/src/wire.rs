@@ -1,6 +1,6 @@
 //! The wire format of the extension API: paths and answers.
 
-use kube::api::DynamicObject;
+use kube::api::{ApiResource, DynamicObject};
 use serde::{Deserialize, Serialize};
 
 /// The API group the extension server serves.
@@ -13,6 +13,16 @@ pub const API_VERSION: &str = "primary-all/v1";
 pub const KIND: &str = "PrimaryWithSecondaries";
 /// The word that stands for the legacy core group (`""`) in a path.
 pub const CORE_GROUP_ALIAS: &str = "core";
+/// The path prefix of the group version: every route lies below it.
+pub const PREFIX: &str = "/apis/primary-all/v1";
+
+/// The `depth` an answer follows when the caller names none: the primary's
+/// own secondaries.
+pub const DEFAULT_DEPTH: u32 = 1;
+/// The deepest `depth` a caller may ask for (`1..=MAX_DEPTH`): ownership
+/// chains in real clusters are short (Deployment → ReplicaSet → Pod is 2),
+/// and a bound keeps one request from walking the whole cluster.
+pub const MAX_DEPTH: u32 = 10;
 
 /// The path of the primary route for a primary of kind `kind` (or its plural
 /// resource name) in `group`/`version`; `namespace` is `None` for a
@@ -30,8 +40,8 @@ pub fn path_for(
         group
     };
     match namespace {
-        Some(ns) => format!("/apis/{API_VERSION}/{group}/{version}/{kind}/{ns}/{name}"),
-        None => format!("/apis/{API_VERSION}/{group}/{version}/{kind}/{name}"),
+        Some(ns) => format!("{PREFIX}/{group}/{version}/{kind}/{ns}/{name}"),
+        None => format!("{PREFIX}/{group}/{version}/{kind}/{name}"),
     }
 }
 
@@ -54,7 +64,7 @@ pub fn owners_path_for(
 
 /// The path of a namespace's top-level route: the objects nothing owns.
 pub fn top_level_path(namespace: &str) -> String {
-    format!("/apis/{API_VERSION}/namespaces/{namespace}/toplevel")
+    format!("{PREFIX}/namespaces/{namespace}/toplevel")
 }
 
 /// The answer: a primary, its secondaries, and what was left out.
@@ -120,6 +130,85 @@ pub struct LeftOut {
     pub reason: LeftOutReason,
     /// A human-readable explanation.
     pub message: String,
+}
+
+impl LeftOut {
+    /// An entry for objects of `resource` (in `namespace`, for a namespaced
+    /// kind), with a message of the caller's own.
+    pub fn new(
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        reason: LeftOutReason,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            group: resource.group.clone(),
+            version: resource.version.clone(),
+            kind: resource.kind.clone(),
+            resource: resource.plural.clone(),
+            namespace: namespace.map(str::to_string),
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// An entry with the fixed message the server writes for `reason`:
+    /// written from the reason alone, never from kube-apiserver's error text
+    /// (which can name an object); the cause goes to the server's log.
+    ///
+    /// ```
+    /// use kube::api::ApiResource;
+    /// use primary_all::wire::{LeftOut, LeftOutReason};
+    ///
+    /// let secrets = ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&());
+    /// let left_out = LeftOut::because(&secrets, Some("team-a"), LeftOutReason::Failed);
+    /// assert_eq!(left_out.message, "reading secrets failed; the server's log has the cause");
+    /// assert_eq!(left_out.namespace.as_deref(), Some("team-a"));
+    /// ```
+    pub fn because(resource: &ApiResource, namespace: Option<&str>, reason: LeftOutReason) -> Self {
+        let what = qualified_resource(&resource.group, &resource.plural);
+        let message = match reason {
+            LeftOutReason::Forbidden => format!("the caller may not list {what} here"),
+            LeftOutReason::Failed => {
+                format!("reading {what} failed; the server's log has the cause")
+            }
+            LeftOutReason::Syncing => format!(
+                "the server has not synced {what} yet and could not read it directly; try again"
+            ),
+            LeftOutReason::Unavailable => format!(
+                "the server cannot read {what} at the moment; objects of it may be missing"
+            ),
+            LeftOutReason::Truncated => {
+                format!("the answer reached a bound on the reads of {what}; more may exist")
+            }
+        };
+        Self::new(resource, namespace, reason, message)
+    }
+}
+
+/// A resource as kubectl names it: `deployments.apps`, and `secrets` for
+/// the core group.
+///
+/// ```
+/// assert_eq!(primary_all::wire::qualified_resource("apps", "deployments"), "deployments.apps");
+/// assert_eq!(primary_all::wire::qualified_resource("", "secrets"), "secrets");
+/// ```
+pub fn qualified_resource(group: &str, plural: &str) -> String {
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
+}
+
+/// The version of an `apiVersion`: `v1` of `apps/v1` and of `v1`.
+///
+/// ```
+/// assert_eq!(primary_all::wire::version_of("apps/v1"), "v1");
+/// assert_eq!(primary_all::wire::version_of("v1"), "v1");
+/// ```
+pub fn version_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or(api_version, |(_, version)| version)
 }
 
 /// Why a kind was left out.

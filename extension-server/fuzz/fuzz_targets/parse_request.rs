@@ -6,7 +6,7 @@
 #![no_main]
 
 use extension_server::error::AppError;
-use extension_server::request::{parse_params, parse_path, parse_route};
+use extension_server::http::request::{parse_params, parse_path, parse_route};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

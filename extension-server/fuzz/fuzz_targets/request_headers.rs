@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use extension_server::authn::RequestHeaderConfig;
+use extension_server::auth::authn::RequestHeaderConfig;
 use extension_server::error::AppError;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;

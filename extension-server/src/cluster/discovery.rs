@@ -9,7 +9,7 @@ use kube::api::{Api, DynamicObject, TypeMeta};
 use kube::discovery::{ApiCapabilities, ApiResource, Scope, verbs};
 use tokio::sync::RwLock;
 
-use crate::request::PrimaryRef;
+use primary_all::wire::{LeftOut, LeftOutReason};
 
 /// How often the catalog is refreshed even when nothing asks for it.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
@@ -70,12 +70,26 @@ impl Kind {
     /// `databases.example.com`, or `secrets` for the core group, as kubectl
     /// spells a resource.
     pub fn qualified_resource(&self) -> String {
-        if self.resource.group.is_empty() {
-            self.resource.plural.clone()
-        } else {
-            format!("{}.{}", self.resource.plural, self.resource.group)
-        }
+        primary_all::wire::qualified_resource(&self.resource.group, &self.resource.plural)
     }
+
+    /// The entry that names this kind as left out for `reason`, with the
+    /// server's fixed message; `namespace` is kept only for a namespaced kind.
+    pub fn left_out(&self, namespace: Option<&str>, reason: LeftOutReason) -> LeftOut {
+        let namespace = namespace.filter(|_| self.is_namespaced());
+        LeftOut::because(&self.resource, namespace, reason)
+    }
+}
+
+/// A kind as a caller names it, before discovery resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindQuery<'a> {
+    /// The API group; `""` for the core group.
+    pub group: &'a str,
+    /// The version, or `None` for the most stable one that serves the kind.
+    pub version: Option<&'a str>,
+    /// The kind (`Database`) or plural resource name (`databases`), any case.
+    pub kind: &'a str,
 }
 
 /// A snapshot of discovery.
@@ -123,20 +137,20 @@ impl Catalog {
         &self.listable
     }
 
-    /// Resolves a primary's group, version and kind-or-plural (any case).
-    /// Without a version, the most stable version that serves the kind wins.
-    pub fn resolve(&self, primary: &PrimaryRef) -> Option<Kind> {
+    /// Resolves a group, version and kind-or-plural (any case). Without a
+    /// version, the most stable version that serves the kind wins.
+    pub fn resolve(&self, query: KindQuery<'_>) -> Option<Kind> {
         let matches = |k: &&Kind| {
-            k.resource.group == primary.group
-                && (k.resource.kind.eq_ignore_ascii_case(&primary.kind)
-                    || k.resource.plural.eq_ignore_ascii_case(&primary.kind))
+            k.resource.group == query.group
+                && (k.resource.kind.eq_ignore_ascii_case(query.kind)
+                    || k.resource.plural.eq_ignore_ascii_case(query.kind))
         };
-        match &primary.version {
+        match query.version {
             Some(version) => self
                 .all
                 .iter()
                 .filter(matches)
-                .find(|k| &k.resource.version == version)
+                .find(|k| k.resource.version == version)
                 .cloned(),
             None => self
                 .listable
@@ -340,13 +354,11 @@ pub(crate) mod tests {
         }
     }
 
-    fn primary(group: &str, version: Option<&str>, kind: &str) -> PrimaryRef {
-        PrimaryRef {
-            group: group.to_string(),
-            version: version.map(str::to_string),
-            kind: kind.to_string(),
-            namespace: Some("default".to_string()),
-            name: "x".to_string(),
+    fn primary<'a>(group: &'a str, version: Option<&'a str>, kind: &'a str) -> KindQuery<'a> {
+        KindQuery {
+            group,
+            version,
+            kind,
         }
     }
 
@@ -363,7 +375,7 @@ pub(crate) mod tests {
         let catalog = catalog();
         for name in ["Database", "database", "DATABASES", "databases"] {
             let found = catalog
-                .resolve(&primary("example.com", Some("v1"), name))
+                .resolve(primary("example.com", Some("v1"), name))
                 .unwrap();
             assert_eq!(found.resource.kind, "Database", "{name}");
         }
@@ -372,7 +384,7 @@ pub(crate) mod tests {
     #[test]
     fn resolves_the_version_asked_for() {
         let found = catalog()
-            .resolve(&primary("example.com", Some("v1beta1"), "Database"))
+            .resolve(primary("example.com", Some("v1beta1"), "Database"))
             .unwrap();
         assert_eq!(found.resource.version, "v1beta1");
     }
@@ -382,17 +394,17 @@ pub(crate) mod tests {
         let catalog = catalog();
         assert!(
             catalog
-                .resolve(&primary("example.com", Some("v2"), "Database"))
+                .resolve(primary("example.com", Some("v2"), "Database"))
                 .is_none()
         );
         assert!(
             catalog
-                .resolve(&primary("example.org", Some("v1"), "Database"))
+                .resolve(primary("example.org", Some("v1"), "Database"))
                 .is_none()
         );
         assert!(
             catalog
-                .resolve(&primary("", Some("v1"), "Database"))
+                .resolve(primary("", Some("v1"), "Database"))
                 .is_none()
         );
     }
@@ -463,7 +475,7 @@ pub(crate) mod tests {
             kind("example.com", "v1alpha1", "Gizmo", "gizmos", true),
         ]);
         let found = catalog
-            .resolve(&primary("example.com", None, "gizmo"))
+            .resolve(primary("example.com", None, "gizmo"))
             .unwrap();
         assert_eq!(found.resource.version, "v1alpha1");
         assert_eq!(

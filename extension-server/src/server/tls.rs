@@ -3,7 +3,7 @@
 //! The handshake asks for a client certificate but does not require one (so
 //! health probes work without), and accepts any certificate whose owner
 //! proves possession of its key: which CA it must chain to is decided per
-//! request by [`crate::authn`], against the request-header bundle as it is
+//! request by [`crate::auth::authn`], against the request-header bundle as it is
 //! at that moment, so a rotated CA needs no new listener and a certificate
 //! from the wrong CA gets a clean 401 instead of a failed handshake.
 
@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::authn::PeerCertificates;
+use crate::auth::authn::PeerCertificates;
 
 /// Offers client authentication, never requires it, and checks only that the
 /// client holds the key of the certificate it sent.

@@ -14,13 +14,11 @@ use kube::api::DynamicObject;
 use primary_all::PRIMARY_UID_LABEL;
 use primary_all::wire::{LeftOut, LeftOutReason, ObjectRef, OwnerChain};
 
-use crate::AppState;
-use crate::answer;
-use crate::authn::UserInfo;
-use crate::authz;
-use crate::discovery::Kind;
+use crate::answer::{Context, Params, PrimaryRef, locate};
+use crate::auth::authn::UserInfo;
+use crate::auth::authz;
+use crate::cluster::discovery::Kind;
 use crate::error::AppError;
-use crate::request::{Params, PrimaryRef};
 
 /// The longest chain followed: real ones have two or three links, and a
 /// bound keeps an ownership cycle (which the garbage collector permits
@@ -35,12 +33,12 @@ pub const MAX_CHAIN: usize = 16;
 /// itself, 404 for an unknown kind or object, 503 when kube-apiserver cannot
 /// be reached.
 pub async fn answer(
-    state: &AppState,
+    state: &Context,
     user: &UserInfo,
     wanted: &PrimaryRef,
     params: &Params,
 ) -> Result<OwnerChain, AppError> {
-    let located = answer::locate(state, user, wanted, params).await?;
+    let located = locate::locate(state, user, wanted, params).await?;
     let catalog = located.catalog;
     let mut current = located.object;
 
@@ -91,7 +89,7 @@ pub async fn answer(
             ));
             break;
         }
-        let read = crate::read::one(
+        let read = crate::cluster::read::one(
             &state.client,
             &owner_kind,
             owner_namespace.as_deref(),
@@ -102,10 +100,11 @@ pub async fn answer(
             Ok(Some(owner)) => owner,
             // A dangling reference: the garbage collector is about to
             // delete the object below. The chain ends here, and says so.
-            Ok(None) | Err(crate::read::ReadError::Invalid(_)) => {
-                left_out.push(failed(
-                    &owner_kind,
+            Ok(None) | Err(crate::cluster::read::ReadError::Invalid(_)) => {
+                left_out.push(LeftOut::new(
+                    &owner_kind.resource,
                     owner_namespace.as_deref(),
+                    LeftOutReason::Failed,
                     format!(
                         "{} \"{owner_name}\" is referenced but does not exist",
                         owner_kind.qualified_resource()
@@ -113,7 +112,7 @@ pub async fn answer(
                 ));
                 break;
             }
-            Err(crate::read::ReadError::Kube(err)) => {
+            Err(crate::cluster::read::ReadError::Kube(err)) => {
                 return Err(AppError::from_kube(
                     format!(
                         "failed to read {} {owner_name:?}",
@@ -149,8 +148,8 @@ struct Owner {
 /// top; `Err` when the owner cannot be found (its kind is not served, or the
 /// label's uid is unknown to the index).
 fn next_owner(
-    state: &AppState,
-    catalog: &crate::discovery::Catalog,
+    state: &Context,
+    catalog: &crate::cluster::discovery::Catalog,
     object: &DynamicObject,
 ) -> Option<Result<Owner, LeftOut>> {
     let references = object
@@ -166,7 +165,7 @@ fn next_owner(
         let Some(kind) = catalog.by_api_version(&reference.api_version, &reference.kind) else {
             return Some(Err(LeftOut {
                 group: primary_all::wire::group_of(&reference.api_version).to_string(),
-                version: version_of(&reference.api_version),
+                version: primary_all::wire::version_of(&reference.api_version).to_string(),
                 kind: reference.kind.clone(),
                 resource: String::new(),
                 namespace: object.metadata.namespace.clone(),
@@ -191,7 +190,7 @@ fn next_owner(
         }));
     }
     let uid = object.metadata.labels.as_ref()?.get(PRIMARY_UID_LABEL)?;
-    let found = state.index.as_ref().and_then(|index| {
+    let found = state.finder.index().and_then(|index| {
         // The graph's guard is dropped before the kinds are read: the
         // index's lock order (see `index`) never holds the graph while
         // taking the kinds.
@@ -213,7 +212,7 @@ fn next_owner(
             resource: String::new(),
             namespace: object.metadata.namespace.clone(),
             reason: LeftOutReason::Failed,
-            message: match &state.index {
+            message: match state.finder.index() {
                 Some(_) => {
                     format!("the label {PRIMARY_UID_LABEL}={uid} names no object the server knows")
                 }
@@ -232,10 +231,10 @@ fn next_owner(
 /// # Errors
 ///
 /// As [`answer()`] when the kind cannot be resolved.
-pub async fn is_cluster_scoped(state: &AppState, wanted: &PrimaryRef) -> Result<bool, AppError> {
+pub async fn is_cluster_scoped(state: &Context, wanted: &PrimaryRef) -> Result<bool, AppError> {
     let mut api_calls = 0;
-    let catalog = answer::catalog(state, &mut api_calls).await?;
-    let (kind, _) = answer::resolve(state, catalog, wanted, &mut api_calls).await?;
+    let catalog = locate::catalog(state, &mut api_calls).await?;
+    let (kind, _) = locate::resolve(state, catalog, wanted, &mut api_calls).await?;
     Ok(!kind.is_namespaced())
 }
 
@@ -248,38 +247,5 @@ fn object_ref(object: &DynamicObject, link: Option<&str>) -> ObjectRef {
         namespace: object.metadata.namespace.clone(),
         name: object.metadata.name.clone().unwrap_or_default(),
         link: link.map(str::to_string),
-    }
-}
-
-fn failed(kind: &Kind, namespace: Option<&str>, message: String) -> LeftOut {
-    LeftOut {
-        group: kind.resource.group.clone(),
-        version: kind.resource.version.clone(),
-        kind: kind.resource.kind.clone(),
-        resource: kind.resource.plural.clone(),
-        namespace: namespace.map(str::to_string),
-        reason: LeftOutReason::Failed,
-        message,
-    }
-}
-
-/// `apps/v1` → `v1`; `v1` → `v1`.
-fn version_of(api_version: &str) -> String {
-    api_version
-        .rsplit_once('/')
-        .map_or(api_version, |(_, v)| v)
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_api_version_splits_into_group_and_version() {
-        assert_eq!(primary_all::wire::group_of("apps/v1"), "apps");
-        assert_eq!(version_of("apps/v1"), "v1");
-        assert_eq!(primary_all::wire::group_of("v1"), "");
-        assert_eq!(version_of("v1"), "v1");
     }
 }

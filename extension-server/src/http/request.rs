@@ -9,98 +9,15 @@
 //! `namespaces/{namespace}/{resource}.{group}/{name}`, can be granted in one
 //! namespace by a RoleBinding.
 
+use primary_all::wire::MAX_DEPTH;
+
+use crate::answer::{Params, PrimaryRef, View};
 use crate::error::AppError;
+use crate::find::Consistency;
 
 /// The group spelled in a path where the legacy core group (`""`) is meant.
 pub const CORE: &str = primary_all::wire::CORE_GROUP_ALIAS;
 
-/// The deepest `depth` a caller may ask for: ownership chains in real
-/// clusters are short (Deployment → ReplicaSet → Pod is 2), and a bound keeps
-/// one request from walking the whole cluster.
-pub const MAX_DEPTH: u32 = 10;
-
-/// A primary, as named by a path, before discovery resolves it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrimaryRef {
-    /// The API group; `""` for the core group.
-    pub group: String,
-    /// The version, when the path names one (the first shape); otherwise the
-    /// most stable version that serves the kind is used.
-    pub version: Option<String>,
-    /// The kind (`Database`) or plural resource name (`databases`), in any case.
-    pub kind: String,
-    /// The namespace; `None` for a cluster-scoped primary.
-    pub namespace: Option<String>,
-    /// The primary's name.
-    pub name: String,
-}
-
-/// How the answer is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum View {
-    /// A flat `List` of secondaries (the default).
-    #[default]
-    List,
-    /// Secondaries nested under their owners, for people.
-    Tree,
-}
-
-/// How fresh the objects in an answer must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Consistency {
-    /// The primary and every secondary are read from kube-apiserver for
-    /// this request (quorum reads).
-    #[default]
-    Latest,
-    /// Objects whose resourceVersion the watch cache confirms are served
-    /// from memory (needs `--strategy=indexed`).
-    Cached,
-}
-
-impl Consistency {
-    /// The word the answer's `consistency` field carries.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Latest => "latest",
-            Self::Cached => "cached",
-        }
-    }
-}
-
-/// The query parameters of a primary route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Params {
-    /// How many levels of ownerReferences to follow (1 = direct children).
-    pub depth: u32,
-    /// The layout of the answer.
-    pub view: View,
-    /// The version to read the primary at, for the routes whose path names
-    /// none (clients that decode into a typed version send it).
-    pub version: Option<String>,
-    /// How fresh the objects must be.
-    pub consistency: Consistency,
-    /// Whether to stream a new answer whenever it changes (`watch=true`).
-    pub watch: bool,
-    /// How long a watch lasts at most, in seconds (`timeoutSeconds`).
-    pub timeout_seconds: Option<u32>,
-    /// The name `fieldSelector=metadata.name=…` selects, for a path that
-    /// names a kind but no object.
-    pub name_selected: Option<String>,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Self {
-            depth: 1,
-            view: View::List,
-            version: None,
-            consistency: Consistency::Latest,
-            watch: false,
-            timeout_seconds: None,
-            name_selected: None,
-        }
-    }
-}
 
 /// The longest watch a caller may ask for, like kube-apiserver's
 /// `--min-request-timeout` scaled: a client reconnects after it.

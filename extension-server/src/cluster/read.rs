@@ -13,7 +13,7 @@
 
 use kube::api::{DynamicObject, ListParams};
 
-use crate::discovery::Kind;
+use crate::cluster::discovery::Kind;
 
 /// How many objects one page of a LIST holds.
 pub const PAGE_SIZE: u32 = 500;
@@ -202,7 +202,7 @@ fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery::tests::kind;
+    use crate::cluster::discovery::tests::kind;
 
     #[test]
     fn namespaces_are_dns_labels() {

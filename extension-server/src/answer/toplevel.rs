@@ -16,17 +16,18 @@ use futures::{FutureExt, StreamExt};
 use kube::api::{DynamicObject, ListParams};
 use primary_all::wire::{LeftOutReason, ObjectRef, TopLevelItem, TopLevelList};
 
-use crate::AppState;
-use crate::answer::{self, Member};
-use crate::authn::UserInfo;
-use crate::authz;
-use crate::discovery::Kind;
+use crate::answer::{Context, locate, primary};
+use crate::auth::authn::UserInfo;
+use crate::auth::authz;
+use crate::cluster::discovery::Kind;
 use crate::error::AppError;
-use crate::health;
-use crate::index::{Availability, Entry, Graph, Reached, kind_key};
-use crate::read;
-use crate::request::MAX_DEPTH;
-use crate::secondaries::{CONCURRENT_LISTS, MAX_SCANNED_PER_KIND, left_out as left_out_entry};
+use health;
+use crate::cluster::index::{Availability, kind_key};
+use crate::cluster::read;
+use crate::find::scan::{CONCURRENT_LISTS, MAX_SCANNED_PER_KIND};
+use crate::graph::ownership::{Entry, Graph, Reached};
+use crate::graph::tree::{Member, tree};
+use primary_all::wire::MAX_DEPTH;
 
 /// Answers `namespaces/{namespace}/toplevel` for `user`.
 ///
@@ -35,12 +36,12 @@ use crate::secondaries::{CONCURRENT_LISTS, MAX_SCANNED_PER_KIND, left_out as lef
 /// 503 when discovery has not completed or kube-apiserver cannot be
 /// reached; a kind that cannot be read is left out, not an error.
 pub async fn answer(
-    state: &AppState,
+    state: &Context,
     user: &UserInfo,
     namespace: &str,
 ) -> Result<TopLevelList, AppError> {
     let mut api_calls = 0;
-    let catalog = answer::catalog(state, &mut api_calls).await?;
+    let catalog = locate::catalog(state, &mut api_calls).await?;
     let mut forbidden = Vec::new();
     let mut left_out = Vec::new();
     let kinds = kinds_to_read(state, catalog.listable(), namespace, &mut left_out);
@@ -76,11 +77,7 @@ pub async fn answer(
             Err(err) if read::is_gone(&err) => continue,
             Err(err) => {
                 tracing::warn!(kind = %kind.qualified_resource(), error = %err, "toplevel's LIST failed");
-                left_out.push(left_out_entry(
-                    &kind,
-                    Some(namespace),
-                    LeftOutReason::Failed,
-                ));
+                left_out.push(kind.left_out(Some(namespace), LeftOutReason::Failed));
                 continue;
             }
         };
@@ -89,11 +86,7 @@ pub async fn answer(
             continue;
         }
         if listed.truncated {
-            left_out.push(left_out_entry(
-                &kind,
-                Some(namespace),
-                LeftOutReason::Truncated,
-            ));
+            left_out.push(kind.left_out(Some(namespace), LeftOutReason::Truncated));
         }
         let names: BTreeSet<String> = listed
             .items
@@ -121,7 +114,7 @@ pub async fn answer(
             objects.insert(uid, object);
         }
     }
-    let (mut left_out, calls) = answer::readable_left_out(state, user, &catalog, left_out).await?;
+    let (mut left_out, calls) = primary::readable_left_out(state, user, &catalog, left_out).await?;
     api_calls += calls;
     left_out.extend(forbidden);
     tracing::Span::current().record("api_calls", api_calls);
@@ -142,7 +135,7 @@ pub async fn answer(
             // The server's index sees every kind, so its walk passes owners
             // of kinds the caller may not read; without it, only what was
             // listed can be walked.
-            let below = match &state.index {
+            let below = match state.finder.index() {
                 Some(index) => index.graph().secondaries(uid, MAX_DEPTH),
                 None => graph.secondaries(uid, MAX_DEPTH),
             };
@@ -166,12 +159,12 @@ pub async fn answer(
 /// it cannot read are added to `left_out`. Without an index, every listable
 /// namespaced kind.
 fn kinds_to_read(
-    state: &AppState,
+    state: &Context,
     listable: &[Kind],
     namespace: &str,
     left_out: &mut Vec<primary_all::wire::LeftOut>,
 ) -> Vec<Kind> {
-    let Some(index) = &state.index else {
+    let Some(index) = state.finder.index() else {
         return listable
             .iter()
             .filter(|k| k.is_namespaced())
@@ -188,11 +181,7 @@ fn kinds_to_read(
             Availability::Synced if held.contains(&kind_key(&kind)) => kinds.push(kind),
             Availability::Synced => {}
             Availability::Syncing => kinds.push(kind),
-            Availability::Unavailable => left_out.push(left_out_entry(
-                &kind,
-                Some(namespace),
-                LeftOutReason::Unavailable,
-            )),
+            Availability::Unavailable => left_out.push(kind.left_out(Some(namespace), LeftOutReason::Unavailable)),
         }
     }
     kinds
@@ -222,7 +211,7 @@ fn item(
             })
         })
         .collect();
-    let tree = answer::tree(object, &members, &parents);
+    let tree = tree(object, &members, &parents);
     let types = object.types.clone().unwrap_or_default();
     TopLevelItem {
         object: ObjectRef {

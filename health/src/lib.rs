@@ -30,9 +30,9 @@ use serde_json::Value;
 /// [`HealthStatus::Unknown`] with reason `UnreadableStatus` and a message
 /// naming the field.
 ///
-/// ```no_run
-/// # fn wrapper() -> Result<(), Box<dyn std::error::Error>> {
-/// use extension_server::health;
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use primary_all_health as health;
 /// use kube::api::DynamicObject;
 ///
 /// let deployment: DynamicObject = serde_json::from_value(serde_json::json!({
@@ -61,9 +61,9 @@ pub fn of(object: &DynamicObject) -> Health {
 /// node from `node` down to the culprit: just `[node]` when the node itself
 /// is the worst.
 ///
-/// ```no_run
-/// # fn wrapper() -> Result<(), Box<dyn std::error::Error>> {
-/// use extension_server::health;
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use primary_all_health as health;
 /// use primary_all::wire::TreeNode;
 ///
 /// let tree: TreeNode = serde_json::from_value(serde_json::json!({

@@ -22,12 +22,11 @@ use primary_all::wire::PrimaryWithSecondaries;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use crate::AppState;
-use crate::answer;
-use crate::authn::UserInfo;
+use crate::answer::{self, Params, PrimaryRef};
+use crate::auth::authn::UserInfo;
+use crate::cluster::index::Change;
 use crate::error::{AppError, StatusBody};
-use crate::index::Change;
-use crate::request::{Params, PrimaryRef};
+use crate::http::routes::Routes;
 
 /// How long a watch lasts when the caller names no `timeoutSeconds`.
 pub const DEFAULT_WATCH_SECONDS: u32 = 300;
@@ -100,12 +99,12 @@ impl Drop for WatchSlot {
 /// Before the stream starts, as for a primary route; and 400 without the
 /// watch index (`--strategy=indexed`), which is what tells of changes.
 pub async fn stream(
-    state: AppState,
+    state: &Routes,
     user: UserInfo,
     wanted: PrimaryRef,
     params: Params,
 ) -> Result<Response, AppError> {
-    let Some(index) = state.index.clone() else {
+    let Some(index) = state.context.finder.index().cloned() else {
         return Err(AppError::BadRequest(
             "watch=true needs the server's watch index (--strategy=indexed)".to_string(),
         ));
@@ -113,11 +112,12 @@ pub async fn stream(
     let slot = state.watches.open(&user.name)?;
     // Subscribed before the first answer, so no change falls in between.
     let mut changes = index.subscribe();
-    let first = answer::primary(&state, &user, &wanted, &params).await?;
+    let first = answer::primary(&state.context, &user, &wanted, &params).await?.body;
     let seconds = params.timeout_seconds.unwrap_or(DEFAULT_WATCH_SECONDS);
     let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
 
     let (tx, mut rx) = mpsc::channel::<Bytes>(4);
+    let state = state.clone();
     tokio::spawn(async move {
         // The place is held until the stream ends, whatever ends it.
         let _slot = slot;
@@ -137,8 +137,9 @@ pub async fn stream(
             }
             tokio::time::sleep(SETTLE).await;
             while changes.try_recv().is_ok() {}
-            match answer::primary(&state, &user, &wanted, &params).await {
-                Ok(next) => {
+            match answer::primary(&state.context, &user, &wanted, &params).await {
+                Ok(answered) => {
+                    let next = answered.body;
                     let value = serde_json::to_value(&next).unwrap_or_default();
                     if value != last {
                         uids = uids_of(&next);
@@ -190,7 +191,7 @@ async fn relevant(changes: &mut broadcast::Receiver<Change>, uids: &HashSet<Stri
 
 /// Resolves once SIGTERM has made the server unready, so that watches end
 /// before the drain instead of holding it open.
-async fn shutting_down(state: &AppState) {
+async fn shutting_down(state: &Routes) {
     while state.serving.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -30,8 +30,8 @@ use kube::api::{Api, PostParams};
 
 use primary_all::wire::{LeftOut, LeftOutReason};
 
-use crate::authn::UserInfo;
-use crate::discovery::Kind;
+use crate::auth::authn::UserInfo;
+use crate::cluster::discovery::Kind;
 
 /// How long an allow or deny is reused.
 pub const DECISION_TTL: Duration = Duration::from_secs(10);
@@ -335,7 +335,7 @@ pub fn forbidden_message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery::tests::kind;
+    use crate::cluster::discovery::tests::kind;
 
     #[test]
     fn forbidden_reads_like_kube_apiserver() {

@@ -13,8 +13,9 @@ use futures::StreamExt;
 use kube::api::{DynamicObject, ListParams};
 use primary_all::wire::{LeftOut, LeftOutReason};
 
-use crate::discovery::{Catalog, Kind};
-use crate::index::{Entry, Graph, Reached, kind_key};
+use crate::cluster::discovery::{Catalog, Kind};
+use crate::cluster::index::kind_key;
+use crate::graph::ownership::{Entry, Graph, Reached};
 
 /// How many LISTs run at once: enough to hide round trips, few enough not to
 /// trip kube-apiserver's priority and fairness for one request.
@@ -100,7 +101,7 @@ pub async fn scan(
             let client = client.clone();
             let namespace = namespace.clone();
             async move {
-                let result = crate::read::list(
+                let result = crate::cluster::read::list(
                     &client,
                     &kind,
                     namespace.as_deref(),
@@ -122,21 +123,17 @@ pub async fn scan(
             Ok(listed) => {
                 result.api_calls += listed.api_calls;
                 if listed.truncated {
-                    result.failed.push(left_out(
-                        &kind,
-                        namespace.as_deref(),
-                        LeftOutReason::Truncated,
-                    ));
+                    result.failed.push(kind.left_out(namespace.as_deref(), LeftOutReason::Truncated));
                 }
                 objects.extend(listed.items.into_iter().map(|o| (kind.clone(), o)));
             }
-            Err(err) if crate::read::is_gone(&err) => result.api_calls += 1,
+            Err(err) if crate::cluster::read::is_gone(&err) => result.api_calls += 1,
             Err(err) => {
                 result.api_calls += 1;
                 tracing::warn!(kind = %kind.qualified_resource(), error = %err, "a scan's LIST failed");
                 result
                     .failed
-                    .push(left_out(&kind, namespace.as_deref(), LeftOutReason::Failed));
+                    .push(kind.left_out(namespace.as_deref(), LeftOutReason::Failed));
             }
         }
     }
@@ -147,37 +144,6 @@ pub async fn scan(
 /// The most objects of one kind a scan reads (page by page): a bound on the
 /// memory one answer can take; a kind cut short is named as `Truncated`.
 pub const MAX_SCANNED_PER_KIND: usize = 50_000;
-
-/// The `leftOut` entry for a kind that could not be read: written by the
-/// server from the reason alone, never from kube-apiserver's error text
-/// (which can name an object); the cause goes to the server's log.
-pub fn left_out(kind: &Kind, namespace: Option<&str>, reason: LeftOutReason) -> LeftOut {
-    let what = kind.qualified_resource();
-    let message = match reason {
-        LeftOutReason::Forbidden => format!("the caller may not list {what} here"),
-        LeftOutReason::Failed => format!("reading {what} failed; the server's log has the cause"),
-        LeftOutReason::Syncing => format!(
-            "the server has not synced {what} yet and could not read it directly; try again"
-        ),
-        LeftOutReason::Unavailable => {
-            format!("the server cannot read {what} at the moment; objects of it may be missing")
-        }
-        LeftOutReason::Truncated => {
-            format!("the answer reached a bound on the reads of {what}; more may exist")
-        }
-    };
-    LeftOut {
-        group: kind.resource.group.clone(),
-        version: kind.resource.version.clone(),
-        kind: kind.resource.kind.clone(),
-        resource: kind.resource.plural.clone(),
-        namespace: namespace
-            .filter(|_| kind.is_namespaced())
-            .map(str::to_string),
-        reason,
-        message,
-    }
-}
 
 /// Walks labels (level 1 only) and ownerReferences (every level) from the
 /// primary down to `depth`, in memory: the LISTed objects become the same
@@ -211,7 +177,7 @@ pub fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery::tests::kind;
+    use crate::cluster::discovery::tests::kind;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use primary_all::PRIMARY_UID_LABEL;
 

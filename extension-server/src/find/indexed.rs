@@ -15,11 +15,11 @@ use futures::{FutureExt, StreamExt};
 use kube::api::{DynamicObject, ListParams};
 use primary_all::wire::LeftOutReason;
 
-use crate::discovery::Kind;
-use crate::index::{self, Availability, Entry, Graph, MetaIndex, Reached, kind_key};
-use crate::read;
-use crate::request::Consistency;
-use crate::secondaries::{self, Scan, Secondary};
+use crate::cluster::discovery::Kind;
+use crate::cluster::index::{Availability, MetaIndex, kind_key};
+use crate::cluster::read;
+use crate::find::{Consistency, Scan, Secondary};
+use crate::graph::ownership::{self, Entry, Graph, Reached};
 
 /// A kind's index key and a namespace: what one read covers.
 type KindInNamespace = (Arc<str>, Option<String>);
@@ -53,11 +53,7 @@ pub async fn secondaries(
         .collect();
     for (kind, availability) in &kinds {
         if *availability == Availability::Unavailable {
-            scan.failed.push(secondaries::left_out(
-                kind,
-                namespace.as_deref(),
-                LeftOutReason::Unavailable,
-            ));
+            scan.failed.push(kind.left_out(namespace.as_deref(), LeftOutReason::Unavailable));
         }
     }
     let syncing: Vec<Kind> = kinds
@@ -72,7 +68,7 @@ pub async fn secondaries(
         // the index may still hold of a kind it has not synced.
         let graph = index.graph();
         let current = |e: &Entry| !unsynced.contains(&e.kind) || direct.graph.holds(e);
-        index::walk(&[&direct.graph, &graph], &current, &primary_uid, depth)
+        ownership::walk(&[&direct.graph, &graph], &current, &primary_uid, depth)
     };
     // (kind, namespace) → the objects of it to read, with where they hang.
     let mut groups: BTreeMap<KindInNamespace, Vec<(String, Reached)>> = BTreeMap::new();
@@ -164,11 +160,7 @@ pub async fn secondaries(
                     if let Some(err) = err {
                         tracing::warn!(kind = %kind.qualified_resource(), error = %err, "reading secondaries failed");
                     }
-                    scan.failed.push(secondaries::left_out(
-                        &kind,
-                        namespace.as_deref(),
-                        LeftOutReason::Failed,
-                    ));
+                    scan.failed.push(kind.left_out(namespace.as_deref(), LeftOutReason::Failed));
                     continue;
                 }
             }
@@ -217,7 +209,7 @@ async fn read_directly(
             }
             .boxed()
         })
-        .buffer_unordered(secondaries::CONCURRENT_LISTS)
+        .buffer_unordered(crate::find::scan::CONCURRENT_LISTS)
         .collect::<Vec<_>>()
         .await;
     let mut direct = Direct::default();
@@ -237,20 +229,12 @@ async fn read_directly(
             Ok(Err(err)) => {
                 scan.api_calls += 1;
                 tracing::warn!(kind = %kind.qualified_resource(), error = %err, "a kind not yet synced could not be read");
-                scan.failed.push(secondaries::left_out(
-                    &kind,
-                    namespace,
-                    LeftOutReason::Syncing,
-                ));
+                scan.failed.push(kind.left_out(namespace, LeftOutReason::Syncing));
             }
             Err(_elapsed) => {
                 scan.api_calls += 1;
                 tracing::warn!(kind = %kind.qualified_resource(), "a kind not yet synced took too long to read");
-                scan.failed.push(secondaries::left_out(
-                    &kind,
-                    namespace,
-                    LeftOutReason::Syncing,
-                ));
+                scan.failed.push(kind.left_out(namespace, LeftOutReason::Syncing));
             }
         }
     }
