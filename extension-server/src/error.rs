@@ -111,7 +111,18 @@ pub struct StatusBody {
     status: &'static str,
     message: String,
     reason: &'static str,
+    /// Says that primary-all's server wrote this `Status`, so that a client
+    /// tells it apart from kube-apiserver's own answer for a group nobody
+    /// serves without reading message text
+    /// ([`primary_all::wire::is_not_installed`]).
+    details: Details,
     code: u16,
+}
+
+/// The `details` of every `Status` the server writes.
+#[derive(Debug, Serialize)]
+struct Details {
+    group: &'static str,
 }
 
 impl StatusBody {
@@ -124,6 +135,9 @@ impl StatusBody {
             status: "Failure",
             message: err.to_string(),
             reason: err.reason(),
+            details: Details {
+                group: primary_all::wire::GROUP,
+            },
             code: err.code().as_u16(),
         }
     }

@@ -14,7 +14,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use crate::cli::Connection;
 
 /// The prefix of every path the plugin asks for.
-const PREFIX: &str = "/apis/primary-all/v1";
+use primary_all::wire::PREFIX;
 
 /// Everything that can go wrong, each printed the way kubectl prints it.
 #[derive(Debug, thiserror::Error)]
@@ -311,7 +311,7 @@ fn is_cluster_scoped(status: &Status) -> bool {
 /// all, or no cluster to talk to.
 fn map_error(err: kube::Error, server: &str) -> Error {
     match err {
-        kube::Error::Api(status) if is_group_missing(&status) => Error::NotInstalled {
+        kube::Error::Api(status) if primary_all::wire::is_not_installed(&status) => Error::NotInstalled {
             server: server.to_string(),
             // kube-apiserver's plain text already starts with the code.
             answer: if status.message.starts_with(&status.code.to_string()) {
@@ -342,23 +342,6 @@ fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     last.to_string()
 }
 
-/// kube-apiserver's own answers for a group nobody serves: a plain-text
-/// `404 page not found` (kube turns a body that is not a `Status` into one
-/// with the reason below), a `Status` saying it "could not find the
-/// requested resource", or a 503 while the APIService is not Available.
-/// primary-all's server always answers with a `Status` in its own words.
-fn is_group_missing(status: &Status) -> bool {
-    const NOT_A_STATUS: &str = "Failed to parse error data";
-    match status.code {
-        404 => {
-            status.reason == NOT_A_STATUS
-                || status.message == "the server could not find the requested resource"
-        }
-        503 => status.reason == NOT_A_STATUS || status.message.contains("service unavailable"),
-        _ => false,
-    }
-}
-
 fn is_refused(err: &kube::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
@@ -379,14 +362,31 @@ fn is_refused(err: &kube::Error) -> bool {
 mod tests {
     use super::*;
 
+    /// An answer of kube-apiserver's own.
     fn status(code: u16, reason: &str, message: &str) -> kube::Error {
         kube::Error::Api(Box::new(Status::failure(message, reason).with_code(code)))
+    }
+
+    /// An answer primary-all's server wrote: it names its group in `details`.
+    fn servers_status(code: u16, reason: &str, message: &str) -> kube::Error {
+        let details = kube::core::response::StatusDetails {
+            group: primary_all::wire::GROUP.to_string(),
+            name: String::new(),
+            kind: String::new(),
+            uid: String::new(),
+            causes: Vec::new(),
+            retry_after_seconds: 0,
+        };
+        let status = Status::failure(message, reason)
+            .with_code(code)
+            .with_details(details);
+        kube::Error::Api(Box::new(status))
     }
 
     #[test]
     fn a_status_reads_like_kubectls_error() {
         let err = map_error(
-            status(404, "NotFound", r#"databases.example.com "db-9" not found"#),
+            servers_status(404, "NotFound", r#"databases.example.com "db-9" not found"#),
             "127.0.0.1:6443",
         );
         assert_eq!(
@@ -419,7 +419,7 @@ mod tests {
     #[test]
     fn the_servers_own_not_found_is_not_mistaken_for_a_missing_group() {
         let err = map_error(
-            status(
+            servers_status(
                 404,
                 "NotFound",
                 r#"the server could not find the requested resource "/apis/primary-all/v1/x""#,

@@ -45,6 +45,39 @@ pub fn path_for(
     }
 }
 
+/// Whether `status`, kube-apiserver's answer to a request below [`PREFIX`],
+/// says that primary-all is not installed: a 404 or 503 that primary-all's
+/// server did not write (every `Status` it writes names the group
+/// [`GROUP`] in its `details`). kube-apiserver answers a group nobody
+/// serves with a 404 (a `Status`, or plain `404 page not found`, which
+/// kube-rs reports with the reason `Failed to parse error data`), and a
+/// registered group whose server is not Available with a 503.
+///
+/// ```
+/// use kube::core::Status;
+use kube::core::response::StatusDetails;
+///
+/// let not_served = Status::failure("the server could not find the requested resource", "NotFound")
+///     .with_code(404);
+/// assert!(primary_all::wire::is_not_installed(&not_served));
+///
+/// let ours = Status::failure(r#"the server could not find the requested resource "/apis/primary-all/v1/x""#, "NotFound")
+///     .with_code(404)
+///     .with_details(StatusDetails {
+///         group: "primary-all".into(),
+///         name: String::new(),
+///         kind: String::new(),
+///         uid: String::new(),
+///         causes: Vec::new(),
+///         retry_after_seconds: 0,
+///     });
+/// assert!(!primary_all::wire::is_not_installed(&ours));
+/// ```
+pub fn is_not_installed(status: &kube::core::Status) -> bool {
+    let written_by_primary_all = status.details.as_ref().is_some_and(|d| d.group == GROUP);
+    matches!(status.code, 404 | 503) && !written_by_primary_all
+}
+
 /// `kind` of the answer to an owners route.
 pub const OWNER_CHAIN_KIND: &str = "OwnerChain";
 /// `kind` of the answer to a namespace's top-level route.
