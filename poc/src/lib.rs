@@ -66,7 +66,7 @@ pub mod wire;
 
 pub use cache::{CacheSecondaries, SecondaryRefs, full_objects_schema};
 pub use error::{Error, Result};
-pub use ext::{GetLatestWithSecondariesExt, SecondaryParams, into_primary, route};
+pub use ext::{Consistency, GetLatestWithSecondariesExt, SecondaryParams, WithSecondaries, route};
 pub use owner::mark_as_secondary;
 #[cfg(feature = "etcd-status")]
 pub use status::{
