@@ -39,11 +39,11 @@ use crate::wire::SecondaryRef;
 /// }
 ///
 /// impl CacheSecondaries for Database {
-///     fn cache_secondary_status_dependent(&self) -> Option<&Vec<DynamicObject>> {
-///         self.status.as_ref().map(|s| &s.secondaries)
+///     fn cache_secondary_status_dependent(status: &DatabaseStatus) -> &Vec<DynamicObject> {
+///         &status.secondaries
 ///     }
-///     fn cache_secondary_status_dependent_mut(&mut self) -> Option<&mut Vec<DynamicObject>> {
-///         self.status.as_mut().map(|s| &mut s.secondaries)
+///     fn cache_secondary_status_dependent_mut(status: &mut DatabaseStatus) -> &mut Vec<DynamicObject> {
+///         &mut status.secondaries
 ///     }
 /// }
 ///
@@ -53,15 +53,16 @@ use crate::wire::SecondaryRef;
 /// assert_eq!(db.cache_secondary().len(), 1);
 /// assert!(db.status.is_some());                     // the status was initialized
 /// ```
-pub trait CacheSecondaries: HasStatus
-where
-    Self::Status: Default,
-{
-    /// The cache, if there is a status to hold it.
-    fn cache_secondary_status_dependent(&self) -> Option<&Vec<DynamicObject>>;
+pub trait CacheSecondaries: HasStatus<Status: Default> {
+    /// Where in a status the cache lives.
+    ///
+    /// It takes the status, not the object, so that every object with a
+    /// status has a cache: there is no "status but no cache" for an
+    /// implementation to return by mistake, and nothing to panic about.
+    fn cache_secondary_status_dependent(status: &Self::Status) -> &Vec<DynamicObject>;
 
-    /// The cache, mutably, if there is a status to hold it.
-    fn cache_secondary_status_dependent_mut(&mut self) -> Option<&mut Vec<DynamicObject>>;
+    /// Where in a status the cache lives, mutably.
+    fn cache_secondary_status_dependent_mut(status: &mut Self::Status) -> &mut Vec<DynamicObject>;
 
     /// Gives the object a default status when it has none, so that the cache
     /// has somewhere to live. An existing status is left as it is.
@@ -73,8 +74,8 @@ where
 
     /// The cached secondaries; empty when there is no status.
     fn cache_secondary(&self) -> &[DynamicObject] {
-        self.cache_secondary_status_dependent()
-            .map(Vec::as_slice)
+        self.status()
+            .map(|status| Self::cache_secondary_status_dependent(status).as_slice())
             .unwrap_or_default()
     }
 
@@ -82,8 +83,10 @@ where
     /// there is none, so there is always a cache to write to.
     fn cache_secondary_mut(&mut self) -> &mut Vec<DynamicObject> {
         self.initialize_status();
-        self.cache_secondary_status_dependent_mut()
-            .expect("initialize_status gives every object a status whose cache exists")
+        // `get_or_insert_with` also covers an `initialize_status` that an
+        // implementation overrode and that left the status empty.
+        let status = self.status_mut().get_or_insert_with(Default::default);
+        Self::cache_secondary_status_dependent_mut(status)
     }
 }
 
@@ -114,17 +117,15 @@ macro_rules! impl_cache_secondaries {
     ($primary:ty, $field:ident) => {
         impl $crate::CacheSecondaries for $primary {
             fn cache_secondary_status_dependent(
-                &self,
-            ) -> ::std::option::Option<&::std::vec::Vec<::kube::api::DynamicObject>> {
-                ::kube::core::object::HasStatus::status(self).map(|status| &status.$field)
+                status: &<$primary as ::kube::core::object::HasStatus>::Status,
+            ) -> &::std::vec::Vec<::kube::api::DynamicObject> {
+                &status.$field
             }
 
             fn cache_secondary_status_dependent_mut(
-                &mut self,
-            ) -> ::std::option::Option<&mut ::std::vec::Vec<::kube::api::DynamicObject>> {
-                ::kube::core::object::HasStatus::status_mut(self)
-                    .as_mut()
-                    .map(|status| &mut status.$field)
+                status: &mut <$primary as ::kube::core::object::HasStatus>::Status,
+            ) -> &mut ::std::vec::Vec<::kube::api::DynamicObject> {
+                &mut status.$field
             }
         }
     };
@@ -205,11 +206,11 @@ pub fn full_objects_schema(_generator: &mut SchemaGenerator) -> Schema {
 /// primary_all::impl_cache_secondaries!(Database);
 ///
 /// impl SecondaryRefs for Database {
-///     fn secondary_refs_status_dependent(&self) -> Option<&Vec<SecondaryRef>> {
-///         self.status.as_ref().map(|s| &s.secondary_refs)
+///     fn secondary_refs_status_dependent(status: &DatabaseStatus) -> &Vec<SecondaryRef> {
+///         &status.secondary_refs
 ///     }
-///     fn secondary_refs_status_dependent_mut(&mut self) -> Option<&mut Vec<SecondaryRef>> {
-///         self.status.as_mut().map(|s| &mut s.secondary_refs)
+///     fn secondary_refs_status_dependent_mut(status: &mut DatabaseStatus) -> &mut Vec<SecondaryRef> {
+///         &mut status.secondary_refs
 ///     }
 /// }
 ///
@@ -218,20 +219,19 @@ pub fn full_objects_schema(_generator: &mut SchemaGenerator) -> Schema {
 /// db.secondary_refs_mut().push(SecondaryRef::default());
 /// assert_eq!(db.secondary_refs().len(), 1);
 /// ```
-pub trait SecondaryRefs: CacheSecondaries
-where
-    Self::Status: Default,
-{
-    /// The references, if there is a status to hold them.
-    fn secondary_refs_status_dependent(&self) -> Option<&Vec<SecondaryRef>>;
+pub trait SecondaryRefs: CacheSecondaries {
+    /// Where in a status the references live (see
+    /// [`CacheSecondaries::cache_secondary_status_dependent`] for why it
+    /// takes the status).
+    fn secondary_refs_status_dependent(status: &Self::Status) -> &Vec<SecondaryRef>;
 
-    /// The references, mutably, if there is a status to hold them.
-    fn secondary_refs_status_dependent_mut(&mut self) -> Option<&mut Vec<SecondaryRef>>;
+    /// Where in a status the references live, mutably.
+    fn secondary_refs_status_dependent_mut(status: &mut Self::Status) -> &mut Vec<SecondaryRef>;
 
     /// The references; empty when there is no status.
     fn secondary_refs(&self) -> &[SecondaryRef] {
-        self.secondary_refs_status_dependent()
-            .map(Vec::as_slice)
+        self.status()
+            .map(|status| Self::secondary_refs_status_dependent(status).as_slice())
             .unwrap_or_default()
     }
 
@@ -239,8 +239,8 @@ where
     /// none, so there is always a list to write to.
     fn secondary_refs_mut(&mut self) -> &mut Vec<SecondaryRef> {
         self.initialize_status();
-        self.secondary_refs_status_dependent_mut()
-            .expect("initialize_status gives every object a status whose references exist")
+        let status = self.status_mut().get_or_insert_with(Default::default);
+        Self::secondary_refs_status_dependent_mut(status)
     }
 }
 
@@ -273,17 +273,15 @@ macro_rules! impl_secondary_refs {
     ($primary:ty, $field:ident) => {
         impl $crate::SecondaryRefs for $primary {
             fn secondary_refs_status_dependent(
-                &self,
-            ) -> ::std::option::Option<&::std::vec::Vec<$crate::wire::SecondaryRef>> {
-                ::kube::core::object::HasStatus::status(self).map(|status| &status.$field)
+                status: &<$primary as ::kube::core::object::HasStatus>::Status,
+            ) -> &::std::vec::Vec<$crate::wire::SecondaryRef> {
+                &status.$field
             }
 
             fn secondary_refs_status_dependent_mut(
-                &mut self,
-            ) -> ::std::option::Option<&mut ::std::vec::Vec<$crate::wire::SecondaryRef>> {
-                ::kube::core::object::HasStatus::status_mut(self)
-                    .as_mut()
-                    .map(|status| &mut status.$field)
+                status: &mut <$primary as ::kube::core::object::HasStatus>::Status,
+            ) -> &mut ::std::vec::Vec<$crate::wire::SecondaryRef> {
+                &mut status.$field
             }
         }
     };

@@ -30,6 +30,35 @@ pub enum Error {
     #[error("failed to decode the answer: {0}")]
     Decode(#[source] serde_json::Error),
 
+    /// The server answered in a version of the wire format this crate
+    /// does not read (see the crate's `# Compatibility`): upgrade the crate,
+    /// or the server is not primary-all's.
+    #[error(
+        "the server answered a {kind:?} in {api_version:?}; this client reads \
+         PrimaryWithSecondaries in primary-all/v1 (a newer server, or not primary-all's)"
+    )]
+    Incompatible {
+        /// The answer's `apiVersion`.
+        api_version: String,
+        /// The answer's `kind`.
+        kind: String,
+    },
+
+    /// A depth outside what the server follows; nothing was sent.
+    #[error("depth {depth} is out of range: primary-all follows 1 to 10 levels of ownerReferences")]
+    InvalidDepth {
+        /// The depth asked for.
+        depth: u32,
+    },
+
+    /// The `Api` was built for a URL that names no resource (kube's
+    /// `Api::resource_url`), so there is no primary route to ask.
+    #[error("cannot tell the group, version and resource from the Api's URL {url:?}")]
+    UnknownResourceUrl {
+        /// The `Api`'s URL.
+        url: String,
+    },
+
     /// Writing the cache into the primary's status was refused, because the
     /// object would exceed what etcd stores in one request.
     #[error(
@@ -66,6 +95,47 @@ impl Error {
             kube::Error::Api(status) => Self::Api(status),
             kube::Error::SerdeError(err) => Self::Decode(err),
             other => Self::Kube(other),
+        }
+    }
+}
+
+/// Sorts the error as [`Error::from_kube`] does, so that `?` works on
+/// kube's calls in code that returns this crate's [`Result`].
+impl From<kube::Error> for Error {
+    fn from(err: kube::Error) -> Self {
+        Self::from_kube(err)
+    }
+}
+
+/// Folds the error into kube's, for a controller whose reconciler returns
+/// `kube::Result`: the server's `Status` stays itself, and the errors of
+/// this crate become the `Status` kube-apiserver would have sent for them
+/// (503 for a group nobody serves, 400 for a bad depth, 413 for a status
+/// too large for etcd), so that `is_not_found()` and retry policies keyed
+/// on `code` treat them alike.
+///
+/// ```
+/// let err = primary_all::Error::InvalidDepth { depth: 11 };
+/// let kube::Error::Api(status) = kube::Error::from(err) else { panic!() };
+/// assert_eq!((status.code, status.reason.as_str()), (400, "BadRequest"));
+/// ```
+impl From<Error> for kube::Error {
+    fn from(err: Error) -> Self {
+        let status = |code: u16, reason: &str, err: &Error| {
+            Self::Api(Box::new(
+                Status::failure(&err.to_string(), reason).with_code(code),
+            ))
+        };
+        match err {
+            Error::Api(status) => Self::Api(status),
+            Error::Kube(err) => err,
+            Error::Decode(err) => Self::SerdeError(err),
+            ref err @ Error::NotInstalled { .. } => status(503, "ServiceUnavailable", err),
+            ref err @ Error::Incompatible { .. } => status(406, "NotAcceptable", err),
+            ref err @ (Error::InvalidDepth { .. } | Error::UnknownResourceUrl { .. }) => {
+                status(400, "BadRequest", err)
+            }
+            ref err @ Error::TooLarge { .. } => status(413, "RequestEntityTooLarge", err),
         }
     }
 }
@@ -113,6 +183,27 @@ mod tests {
             err.to_string(),
             r#"NotFound (404): databases.example.com "db-9" not found"#
         );
+    }
+
+    #[test]
+    fn folded_into_kubes_error_a_status_stays_and_ours_get_a_code() {
+        let missing = Error::from_kube(status(404, "NotFound", "db-9 not found"));
+        let kube::Error::Api(status) = kube::Error::from(missing) else {
+            panic!("a Status stays a Status")
+        };
+        assert!(status.is_not_found());
+        let not_installed = Error::NotInstalled {
+            reason: "404 page not found".into(),
+        };
+        let kube::Error::Api(status) = kube::Error::from(not_installed) else {
+            panic!("NotInstalled becomes a Status")
+        };
+        assert_eq!(status.code, 503);
+        assert!(
+            !status.is_not_found(),
+            "a missing group is no missing primary"
+        );
+        assert!(status.message.starts_with("primary-all is not installed"));
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl StatusParams {
 pub async fn store_secondaries_in_status<K>(api: &Api<K>, primary: K) -> Result<K>
 where
     K: Resource<DynamicType = ()> + SecondaryRefs + Serialize + DeserializeOwned + Clone + Debug,
-    K::Status: Default + Serialize,
+    K::Status: Serialize,
 {
     store_secondaries_in_status_with(api, primary, &StatusParams::default()).await
 }
@@ -230,7 +230,7 @@ pub async fn store_secondaries_in_status_with<K>(
 ) -> Result<K>
 where
     K: Resource<DynamicType = ()> + SecondaryRefs + Serialize + DeserializeOwned + Clone + Debug,
-    K::Status: Default + Serialize,
+    K::Status: Serialize,
 {
     let (references, full_objects) = reduce(std::mem::take(primary.cache_secondary_mut()), params);
     tracing::debug!(

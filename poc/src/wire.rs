@@ -8,6 +8,12 @@ pub const GROUP: &str = "primary-all";
 /// The version of that group.
 pub const VERSION: &str = "v1";
 /// `apiVersion` of every answer.
+///
+/// The compatibility rule: within `primary-all/v1` answers only grow (a new
+/// field has a default, so an older client ignores it; no field is removed
+/// or changes meaning). A change an older client could not read is a new
+/// version, served beside this one under its own path; clients check
+/// `apiVersion` and `kind` and refuse what they do not read.
 pub const API_VERSION: &str = "primary-all/v1";
 /// `kind` of the answer to a primary route.
 pub const KIND: &str = "PrimaryWithSecondaries";
