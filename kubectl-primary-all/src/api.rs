@@ -9,12 +9,11 @@ use http::Request;
 use kube::Client;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use kube::core::{Status, WatchEvent};
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::cli::Connection;
 
 /// The prefix of every path the plugin asks for.
-use primary_all::wire::PREFIX;
+use primary_all::wire::{PREFIX, object_path, path_segment};
 
 /// Everything that can go wrong, each printed the way kubectl prints it.
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +166,7 @@ impl Api {
     ///
     /// See [`Error`].
     pub async fn top_level(&self) -> Result<String> {
-        let path = format!("{PREFIX}/namespaces/{}/toplevel", segment(&self.namespace));
+        let path = primary_all::wire::top_level_path(&self.namespace);
         self.get(&path).await
     }
 
@@ -242,15 +241,8 @@ impl Api {
     }
 
     fn namespaced_path(&self, kind: &str, name: &str, suffix: &str, query: &str) -> String {
-        with_query(
-            format!(
-                "{PREFIX}/namespaces/{}/{}/{}{suffix}",
-                segment(&self.namespace),
-                segment(kind),
-                segment(name)
-            ),
-            query,
-        )
+        let path = object_path(Some(&self.namespace), kind, name);
+        with_query(format!("{path}{suffix}"), query)
     }
 
     fn map(&self, err: kube::Error) -> Error {
@@ -259,10 +251,8 @@ impl Api {
 }
 
 fn cluster_path(kind: &str, name: &str, suffix: &str, query: &str) -> String {
-    with_query(
-        format!("{PREFIX}/{}/{}{suffix}", segment(kind), segment(name)),
-        query,
-    )
+    let path = object_path(None, kind, name);
+    with_query(format!("{path}{suffix}"), query)
 }
 
 fn with_query(path: String, query: &str) -> String {
@@ -279,27 +269,9 @@ fn get_request(path: &str) -> Request<Vec<u8>> {
         .expect("a path built from percent-encoded segments is a valid URI")
 }
 
-/// What must be escaped inside one path segment: everything that would end
-/// it (`/`, `?`, `#`), `%` itself, and what is not allowed in a URI.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'|');
-
 /// One path segment, percent-encoded.
 fn segment(text: &str) -> String {
-    utf8_percent_encode(text, SEGMENT).to_string()
+    path_segment(text)
 }
 
 /// The server's answer when the namespaced route names a cluster-scoped kind.

