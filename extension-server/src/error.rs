@@ -174,6 +174,9 @@ mod tests {
         {
           "apiVersion": "v1",
           "code": 404,
+          "details": {
+            "group": "primary-all"
+          },
           "kind": "Status",
           "message": "databases.example.com \"db-9\" not found",
           "metadata": {},
@@ -203,10 +206,10 @@ mod tests {
             AppError::Forbidden(String::new()).code(),
             AppError::NotFound(String::new()).code(),
             AppError::Unavailable(String::new()).code(),
+            AppError::TooManyRequests(String::new()).code(),
             AppError::Internal(anyhow::anyhow!("bug")).code(),
         ];
-        let mut unique = codes.to_vec();
-        unique.dedup();
-        assert_eq!(unique.len(), codes.len());
+        let unique: std::collections::BTreeSet<u16> = codes.iter().map(|c| c.as_u16()).collect();
+        assert_eq!(unique.len(), codes.len(), "{codes:?}");
     }
 }

@@ -38,8 +38,8 @@
 //!
 //! `find` may use `auth` and `cluster` (rules read what the caller may
 //! read); `auth` may use `cluster` (a review names a discovered kind);
-//! [`error`], the `Status`-shaped error every layer answers with, sits
-//! beside them all. The test `layers::the_arrows_run_one_way` reads the
+//! [`error`], the `Status`-shaped error every layer answers with, and
+//! [`percent`], strict percent-decoding, sit beside them all. The test `layers::the_arrows_run_one_way` reads the
 //! sources and fails on an import against the arrows.
 //!
 //! [`server::app`] builds the router apart from `main`, so that tests need
@@ -52,6 +52,7 @@ pub mod error;
 pub mod find;
 pub mod graph;
 pub mod http;
+pub mod percent;
 pub mod server;
 
 pub use server::{AppState, app};

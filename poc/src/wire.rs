@@ -152,18 +152,6 @@ pub const OWNER_CHAIN_KIND: &str = "OwnerChain";
 /// `kind` of the answer to a namespace's top-level route.
 pub const TOP_LEVEL_LIST_KIND: &str = "TopLevelList";
 
-/// The path of the owners route of an object: the objects above it, up to
-/// the highest-level one. Arguments as for [`path_for`].
-pub fn owners_path_for(
-    group: &str,
-    version: &str,
-    kind: &str,
-    namespace: Option<&str>,
-    name: &str,
-) -> String {
-    format!("{}/owners", path_for(group, version, kind, namespace, name))
-}
-
 /// The path of a namespace's top-level route: the objects nothing owns.
 pub fn top_level_path(namespace: &str) -> String {
     format!("{PREFIX}/namespaces/{}/toplevel", path_segment(namespace))
@@ -363,6 +351,34 @@ pub struct TreeNode {
     pub children: Vec<TreeNode>,
 }
 
+impl TreeNode {
+    /// The node of `object`, with its own `health` and the nodes below it;
+    /// `link` says why it hangs below its parent (`None` for the root).
+    pub fn of(
+        object: &DynamicObject,
+        link: Option<&str>,
+        health: Health,
+        children: Vec<TreeNode>,
+    ) -> Self {
+        let ObjectRef {
+            api_version,
+            kind,
+            namespace,
+            name,
+            link,
+        } = ObjectRef::of(object, link);
+        Self {
+            api_version,
+            kind,
+            namespace,
+            name,
+            link,
+            health: Some(health),
+            children,
+        }
+    }
+}
+
 /// How an object is doing, computed the way kstatus computes it: from its
 /// conditions, its `observedGeneration`, and the well-known kinds' own
 /// status fields.
@@ -427,6 +443,32 @@ pub struct ObjectRef {
     /// `ownerReference`, `label`, or `rule:` and a rule's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+}
+
+impl ObjectRef {
+    /// The reference to `object` (its `apiVersion` and `kind` as its
+    /// `types` carry them), linked to the object before it by `link`.
+    ///
+    /// ```
+    /// use kube::api::{ApiResource, DynamicObject};
+    /// use primary_all::wire::ObjectRef;
+    ///
+    /// let pods = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
+    /// let pod = DynamicObject::new("web-0", &pods).within("team-a");
+    /// let reference = ObjectRef::of(&pod, Some("ownerReference"));
+    /// assert_eq!((reference.api_version.as_str(), reference.kind.as_str()), ("v1", "Pod"));
+    /// assert_eq!(reference.namespace.as_deref(), Some("team-a"));
+    /// ```
+    pub fn of(object: &DynamicObject, link: Option<&str>) -> Self {
+        let types = object.types.clone().unwrap_or_default();
+        Self {
+            api_version: types.api_version,
+            kind: types.kind,
+            namespace: object.metadata.namespace.clone(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            link: link.map(str::to_string),
+        }
+    }
 }
 
 /// The answer to an owners route: an object and the chain above it.

@@ -64,7 +64,7 @@ pub fn run(seconds: u64, only: Option<&str>) -> Result<()> {
     );
     let mut build = fuzz_command(&cargo_fuzz, &nightly_bin, &fuzz_dir);
     build.arg("build").arg("--target-dir").arg(target_dir());
-    let took = progress::run_counting_lines(build, "cargo fuzz build", "lines of output")?;
+    let took = progress::run_counting_lines(build, "cargo fuzz build", "lines of output")?.took;
     step("Built", format!("the fuzz targets in {}", human(took)));
 
     let mut crashes = Vec::new();

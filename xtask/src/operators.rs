@@ -122,7 +122,8 @@ pub fn ensure_controller() -> Result<PathBuf> {
         .arg(&staging)
         .arg(".");
     let took = progress::run_counting_lines(build, "go build (cert-manager)", "packages")
-        .context("failed to build cert-manager's controller (is Go ≥ 1.26 on PATH?)")?;
+        .context("failed to build cert-manager's controller (is Go ≥ 1.26 on PATH?)")?
+        .took;
     std::fs::rename(&staging, &binary)
         .with_context(|| format!("go build did not produce {}", staging.display()))?;
     step(

@@ -29,7 +29,7 @@ pub fn human(d: Duration) -> String {
 /// writes to stderr (e.g. `go build -v` prints one package per line), and
 /// prints a heartbeat with that count so a long build is visibly alive.
 /// On failure the last lines of its output are shown.
-pub fn run_counting_lines(mut cmd: Command, label: &str, unit: &str) -> Result<Duration> {
+pub fn run_counting_lines(mut cmd: Command, label: &str, unit: &str) -> Result<Counted> {
     let started = Instant::now();
     let mut child: Child = cmd
         .stdout(Stdio::piped())
@@ -80,7 +80,19 @@ pub fn run_counting_lines(mut cmd: Command, label: &str, unit: &str) -> Result<D
         }
         bail!("{label} failed ({status})");
     }
-    Ok(started.elapsed())
+    Ok(Counted {
+        took: started.elapsed(),
+        lines: count,
+    })
+}
+
+/// What [`run_counting_lines`] saw of a command that succeeded.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    /// How long it ran.
+    pub took: Duration,
+    /// The lines it wrote, stdout and stderr together.
+    pub lines: usize,
 }
 
 fn forward_lines(reader: impl BufRead, tx: mpsc::Sender<String>) {
@@ -170,6 +182,7 @@ mod tests {
     fn counting_sees_every_line() {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo a; echo b >&2; echo c"]);
-        run_counting_lines(cmd, "sh", "lines").unwrap();
+        let counted = run_counting_lines(cmd, "sh", "lines").unwrap();
+        assert_eq!(counted.lines, 3);
     }
 }

@@ -62,7 +62,8 @@ impl Tool {
             cmd,
             &format!("cargo install {}", self.krate),
             "lines of output",
-        )?;
+        )?
+        .took;
         step(
             "Installed",
             format!("{} in {}", self.krate, progress::human(took)),

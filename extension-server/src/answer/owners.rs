@@ -42,7 +42,7 @@ pub async fn answer(
     let catalog = located.catalog;
     let mut current = located.object;
 
-    let object = object_ref(&current, None);
+    let object = ObjectRef::of(&current, None);
     let mut owners = Vec::new();
     let mut left_out = Vec::new();
     while owners.len() < MAX_CHAIN {
@@ -122,7 +122,7 @@ pub async fn answer(
                 ));
             }
         };
-        owners.push(object_ref(&owner, Some(link)));
+        owners.push(ObjectRef::of(&owner, Some(link)));
         current = owner;
     }
     Ok(OwnerChain {
@@ -238,14 +238,3 @@ pub async fn is_cluster_scoped(state: &Context, wanted: &PrimaryRef) -> Result<b
     Ok(!kind.is_namespaced())
 }
 
-/// An object as a link of the chain.
-fn object_ref(object: &DynamicObject, link: Option<&str>) -> ObjectRef {
-    let types = object.types.clone().unwrap_or_default();
-    ObjectRef {
-        api_version: types.api_version,
-        kind: types.kind,
-        namespace: object.metadata.namespace.clone(),
-        name: object.metadata.name.clone().unwrap_or_default(),
-        link: link.map(str::to_string),
-    }
-}

@@ -14,20 +14,19 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures::{FutureExt, StreamExt};
 use kube::api::{DynamicObject, ListParams};
-use primary_all::wire::{LeftOutReason, ObjectRef, TopLevelItem, TopLevelList};
+use primary_all::wire::{LeftOutReason, MAX_DEPTH, ObjectRef, TopLevelItem, TopLevelList};
 
 use crate::answer::{Context, locate, primary};
 use crate::auth::authn::UserInfo;
 use crate::auth::authz;
 use crate::cluster::discovery::Kind;
-use crate::error::AppError;
-use health;
 use crate::cluster::index::{Availability, kind_key};
 use crate::cluster::read;
+use crate::error::AppError;
+use crate::find::Link;
 use crate::find::scan::{CONCURRENT_LISTS, MAX_SCANNED_PER_KIND};
 use crate::graph::ownership::{Entry, Graph, Reached};
 use crate::graph::tree::{Member, tree};
-use primary_all::wire::MAX_DEPTH;
 
 /// Answers `namespaces/{namespace}/toplevel` for `user`.
 ///
@@ -207,20 +206,13 @@ fn item(
             Some(Member {
                 object: objects.get(&r.uid)?,
                 parent: &r.parent,
-                link: if r.owned { "ownerReference" } else { "label" }.to_string(),
+                link: Link::of(r).to_word(),
             })
         })
         .collect();
     let tree = tree(object, &members, &parents);
-    let types = object.types.clone().unwrap_or_default();
     TopLevelItem {
-        object: ObjectRef {
-            api_version: types.api_version,
-            kind: types.kind,
-            namespace: object.metadata.namespace.clone(),
-            name: object.metadata.name.clone().unwrap_or_default(),
-            link: None,
-        },
+        object: ObjectRef::of(object, None),
         secondaries: u32::try_from(members.len()).unwrap_or(u32::MAX),
         health: health::roll_up(&tree),
     }

@@ -245,29 +245,7 @@ pub fn is_authenticated(name: &str, groups: &[String]) -> bool {
 /// whole when an escape is malformed, as kube-apiserver does
 /// (`unescapeExtraKey` in k8s.io/apiserver).
 fn unescape(key: &str) -> String {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            // Two hex digits, and nothing else: `from_str_radix` alone
-            // would also take "+1".
-            let Some(b) = bytes
-                .get(i + 1..i + 3)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            else {
-                return key.to_string();
-            };
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::percent::decode(key).unwrap_or_else(|_| key.to_string())
 }
 
 /// The leaf's subject CN.

@@ -311,17 +311,6 @@ impl DiscoveryCache {
         }
         self.refresh().await.map(Some)
     }
-
-    /// Refreshes every [`REFRESH_EVERY`] until the task is dropped.
-    pub async fn run_refresh_loop(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(REFRESH_EVERY);
-        loop {
-            tick.tick().await;
-            if let Err(err) = self.refresh().await {
-                tracing::warn!(error = %err, "discovery refresh failed; keeping the old catalog");
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,16 @@ pub enum Link {
 }
 
 impl Link {
+    /// How a walk of the ownership graph reached an object: below an
+    /// owner, or labelled by the primary.
+    pub fn of(reached: &Reached) -> Self {
+        if reached.owned {
+            Self::OwnerReference
+        } else {
+            Self::Label
+        }
+    }
+
     /// The word the tree view shows: `label`, `ownerReference`, `rule:<name>`.
     pub fn to_word(&self) -> String {
         match self {
@@ -62,15 +72,12 @@ impl Secondary {
     /// The object a walk of the ownership graph reached, where the walk
     /// found it: below an owner, or labelled by the primary.
     pub fn reached(kind: Kind, object: DynamicObject, reached: Reached) -> Self {
+        let link = Link::of(&reached);
         Self {
             kind,
             object,
             parent_uid: reached.parent,
-            link: if reached.owned {
-                Link::OwnerReference
-            } else {
-                Link::Label
-            },
+            link,
             level: reached.level,
         }
     }

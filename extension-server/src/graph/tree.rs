@@ -64,16 +64,7 @@ pub fn tree(
             .map(|m| node(m.object, Some(&m.link), children))
             .collect();
         kids.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
-        let types = object.types.clone().unwrap_or_default();
-        TreeNode {
-            api_version: types.api_version,
-            kind: types.kind,
-            namespace: object.metadata.namespace.clone(),
-            name: object.metadata.name.clone().unwrap_or_default(),
-            link: link.map(str::to_string),
-            health: Some(health::of(object)),
-            children: kids,
-        }
+        TreeNode::of(object, link, health::of(object), kids)
     }
     node(root, None, &children)
 }

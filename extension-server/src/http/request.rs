@@ -442,42 +442,16 @@ fn decode(component: &str) -> Result<String, String> {
     percent_decode(component, true)
 }
 
-/// Decodes `%XX` escapes; the error says what is wrong, for the caller to
-/// prefix with the segment or parameter it was found in.
+/// Decodes `%XX` escapes strictly (see [`crate::percent`]); `+` is a space
+/// in query components, as in forms. The error says what is wrong, for the
+/// caller to prefix with the segment or parameter it was found in.
 fn percent_decode(component: &str, plus_is_space: bool) -> Result<String, String> {
-    let bytes = component.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                // Two hex digits, nothing else: `u8::from_str_radix` alone
-                // would also take `%+f` as 0x0f.
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| {
-                        let escape = String::from_utf8_lossy(&bytes[i..bytes.len().min(i + 3)]);
-                        format!(
-                            "{escape:?} is a malformed %-escape (expected % and two hex digits)"
-                        )
-                    })?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| "it is not UTF-8 once %-decoded".to_string())
+    let decoded = if plus_is_space {
+        crate::percent::decode_form(component)
+    } else {
+        crate::percent::decode(component)
+    };
+    decoded.map_err(|malformed| malformed.to_string())
 }
 
 #[cfg(test)]

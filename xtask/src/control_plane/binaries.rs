@@ -277,7 +277,7 @@ fn build_module(module: Module, packages: &[&Component], dir: &Path) -> Result<(
         .arg("-o")
         .arg(format!("{}/", staging.display()))
         .args(packages.iter().map(|c| c.package));
-    let took = progress::run_counting_lines(build, &format!("go build ({name})"), "packages")?;
+    let built = progress::run_counting_lines(build, &format!("go build ({name})"), "packages")?;
 
     for component in packages {
         let built = staging.join(built_name(component));
@@ -285,7 +285,14 @@ fn build_module(module: Module, packages: &[&Component], dir: &Path) -> Result<(
             .with_context(|| format!("go build did not produce {}", built.display()))?;
     }
     std::fs::remove_dir_all(&staging).ok();
-    step("Finished", format!("{name} in {}", progress::human(took)));
+    step(
+        "Finished",
+        format!(
+            "{name} in {} ({} packages)",
+            progress::human(built.took),
+            built.lines
+        ),
+    );
     Ok(())
 }
 

@@ -262,8 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn free_ports_are_on_loopback_and_nonzero() {
-        assert_ne!(free_port().unwrap(), 0);
+    fn free_ports_are_never_handed_out_twice() {
         let ports: Vec<u16> = (0..20).map(|_| free_port().unwrap()).collect();
         let mut distinct = ports.clone();
         distinct.sort();
