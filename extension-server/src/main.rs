@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -78,13 +77,13 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("failed to listen on {}", args.bind_address))?;
     tracing::info!(address = %listener.local_addr()?, strategy = ?args.strategy, "serving");
 
-    let serving = state.routes.serving.clone();
+    let shutting_down = state.routes.shutdown.clone();
     let delay = Duration::from_secs(args.shutdown_delay_seconds);
     let shutdown = async move {
         shutdown_signal().await;
         // Readiness fails first, so kube-apiserver (or a Service) stops
         // sending new requests before the listener goes away.
-        serving.store(false, Ordering::SeqCst);
+        shutting_down.cancel();
         tracing::info!(delay = ?delay, "shutting down: /readyz now fails");
         tokio::time::sleep(delay).await;
     };

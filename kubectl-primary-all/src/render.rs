@@ -344,8 +344,13 @@ impl Cell {
         self
     }
 
+    /// The columns the cell takes on a terminal: a CJK name is two a
+    /// character, a combining accent none.
     fn width(&self) -> usize {
-        self.pieces.iter().map(|(t, _)| t.chars().count()).sum()
+        self.pieces
+            .iter()
+            .map(|(t, _)| unicode_width::UnicodeWidthStr::width(t.as_str()))
+            .sum()
     }
 
     fn render(&self, color: bool) -> String {
@@ -592,6 +597,23 @@ mod tests {
             wide,
             now: "2025-01-01T12:00:00Z".parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn columns_line_up_after_names_of_wide_characters() {
+        let rows = vec![
+            vec![Cell::plain("データ"), Cell::plain("Ready")],
+            vec![Cell::plain("db"), Cell::plain("Ready")],
+        ];
+        let text = table(&rows, false);
+        let starts: Vec<usize> = text
+            .lines()
+            .map(|line| {
+                let before = &line[..line.find("Ready").unwrap()];
+                unicode_width::UnicodeWidthStr::width(before)
+            })
+            .collect();
+        assert_eq!(starts, [9, 9], "{text}");
     }
 
     #[test]

@@ -200,6 +200,22 @@ impl MetaIndex {
                 .replace_kind(&key, Vec::new());
             tracing::info!(kind = %key, "stopped watching a kind that is gone");
         }
+        // A watch ends only by a panic (`watch_kind` loops until it is
+        // aborted): start it afresh, and read its kind directly for answers
+        // until the new watch has listed it, since events were missed.
+        let ended: Vec<Arc<str>> = kinds
+            .iter()
+            .filter(|(_, (_, task))| task.is_finished())
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in ended {
+            tracing::error!(kind = %key, "the watch of a kind ended; starting it again");
+            kinds.remove(&key);
+            self.synced
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        }
         for (key, kind) in wanted {
             if kinds.contains_key(&key) {
                 continue;

@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::Selector;
 
 use crate::cluster::discovery::{Catalog, Kind};
 use crate::find::{Link, Secondary};
@@ -136,7 +137,7 @@ struct Plan {
 
 #[derive(Debug, Clone)]
 enum Target {
-    Selected(String),
+    Selected(Selector),
     Named(String),
 }
 
@@ -357,7 +358,7 @@ enum Read {
 async fn read(client: &kube::Client, reader: Reader<'_>, plan: &Plan) -> Result<Read, kube::Error> {
     match &plan.target {
         Target::Selected(selector) => {
-            let params = ListParams::default().labels(selector);
+            let params = ListParams::default().labels_from(selector);
             let listed = crate::cluster::read::list(
                 client,
                 &plan.kind,
@@ -398,15 +399,45 @@ async fn read(client: &kube::Client, reader: Reader<'_>, plan: &Plan) -> Result<
     }
 }
 
-/// `{"app": "db", "tier": "data"}` → `app=db,tier=data`. An empty or
-/// malformed map selects nothing (`None`), as an empty Service selector does.
-fn label_selector(value: Option<&serde_json::Value>) -> Option<String> {
+/// `{"app": "db", "tier": "data"}` → the selector `app=db,tier=data`. An
+/// empty or malformed map selects nothing (`None`), as an empty Service
+/// selector does; so does a key or value that is no label (a `,` or `=` in
+/// a field anyone can write must not add terms to the selector).
+fn label_selector(value: Option<&serde_json::Value>) -> Option<Selector> {
     let map = value?.as_object()?;
-    let mut pairs = Vec::new();
+    let mut labels = std::collections::BTreeMap::new();
     for (key, value) in map {
-        pairs.push(format!("{key}={}", value.as_str()?));
+        let value = value.as_str()?;
+        if !is_label_key(key) || !is_label_value(value) {
+            return None;
+        }
+        labels.insert(key.clone(), value.to_string());
     }
-    (!pairs.is_empty()).then(|| pairs.join(","))
+    (!labels.is_empty()).then(|| labels.into_iter().collect())
+}
+
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name of at
+/// most 63 characters (letters, digits, `-`, `_`, `.`, alphanumeric at both ends).
+fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = key.rsplit_once('/').unwrap_or(("", key));
+    let prefix_ok = prefix.is_empty()
+        || (prefix.len() <= 253
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'));
+    prefix_ok && !name.is_empty() && is_label_value(name)
+}
+
+/// A label value: at most 63 letters, digits, `-`, `_` and `.`, beginning
+/// and ending alphanumeric (or empty).
+fn is_label_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && bytes.first().is_none_or(u8::is_ascii_alphanumeric)
+        && bytes.last().is_none_or(u8::is_ascii_alphanumeric)
 }
 
 #[cfg(test)]
@@ -414,63 +445,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_rules_parse() {
-        let rules = RuleSet::shipped();
-        let names: Vec<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["service-selects-pods", "claim-binds-volume"]);
-        assert_eq!(rules.rules[1].name_ref.as_deref(), Some("/spec/volumeName"));
-        assert!(rules.is_hidden("", "ConfigMap", "kube-root-ca.crt"));
-        assert!(rules.is_hidden("events.k8s.io", "Event", "anything"));
-        assert!(!rules.is_hidden("", "ConfigMap", "settings"));
-    }
-
-    #[test]
-    fn a_refs_rule_needs_no_to() {
-        let rules = RuleSet::parse(
-            "rules:\n  - name: composite\n    from: {group: example.org, kind: XDatabase}\n    refs: /spec/resourceRefs\n",
-        )
-        .unwrap();
-        assert_eq!(rules.rules[0].refs.as_deref(), Some("/spec/resourceRefs"));
-        assert!(rules.hidden.is_empty());
-    }
-
-    #[test]
-    fn bad_rules_are_refused_with_the_reason() {
-        for (yaml, expected) in [
-            (
-                "rules:\n  - name: two\n    from: {kind: Service}\n    to: {kind: Pod}\n    selector: /a\n    nameRef: /b\n",
-                "exactly one of selector, nameRef, refs",
-            ),
-            (
-                "rules:\n  - name: none\n    from: {kind: Service}\n    to: {kind: Pod}\n",
-                "exactly one of selector, nameRef, refs",
-            ),
-            (
-                "rules:\n  - name: rel\n    from: {kind: Service}\n    to: {kind: Pod}\n    selector: spec.selector\n",
-                "is not a JSON pointer",
-            ),
-            (
-                "rules:\n  - name: noto\n    from: {kind: Service}\n    selector: /spec/selector\n",
-                "point `to`",
-            ),
-            (
-                "rules:\n  - name: x\n    from: {kind: A}\n    refs: /r\n    extra: 1\n",
-                "extra",
-            ),
-            ("rules: [", "rules.yaml"),
-        ] {
-            let err = RuleSet::parse(yaml).unwrap_err();
-            assert!(err.contains(expected), "{yaml:?}: {err}");
-        }
-    }
-
-    #[test]
     fn a_selector_is_a_map_of_strings() {
         let value = serde_json::json!({"app": "db", "tier": "data"});
         assert_eq!(
-            label_selector(Some(&value)).as_deref(),
+            label_selector(Some(&value)).map(|s| s.to_string()).as_deref(),
             Some("app=db,tier=data")
         );
+        for hostile in [
+            serde_json::json!({"app": "db,tier=x"}),
+            serde_json::json!({"app=db,x": "y"}),
+            serde_json::json!({"app": "db", "": "x"}),
+        ] {
+            assert!(label_selector(Some(&hostile)).is_none(), "{hostile}");
+        }
         assert_eq!(label_selector(Some(&serde_json::json!({}))), None);
         assert_eq!(label_selector(Some(&serde_json::json!({"a": 1}))), None);
         assert_eq!(label_selector(Some(&serde_json::json!(["a"]))), None);

@@ -150,3 +150,58 @@ impl RuleSet {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_rules_parse() {
+        let rules = RuleSet::shipped();
+        let names: Vec<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["service-selects-pods", "claim-binds-volume"]);
+        assert_eq!(rules.rules[1].name_ref.as_deref(), Some("/spec/volumeName"));
+        assert!(rules.is_hidden("", "ConfigMap", "kube-root-ca.crt"));
+        assert!(rules.is_hidden("events.k8s.io", "Event", "anything"));
+        assert!(!rules.is_hidden("", "ConfigMap", "settings"));
+    }
+
+    #[test]
+    fn a_refs_rule_needs_no_to() {
+        let rules = RuleSet::parse(
+            "rules:\n  - name: composite\n    from: {group: example.org, kind: XDatabase}\n    refs: /spec/resourceRefs\n",
+        )
+        .unwrap();
+        assert_eq!(rules.rules[0].refs.as_deref(), Some("/spec/resourceRefs"));
+        assert!(rules.hidden.is_empty());
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_reason() {
+        for (yaml, expected) in [
+            (
+                "rules:\n  - name: two\n    from: {kind: Service}\n    to: {kind: Pod}\n    selector: /a\n    nameRef: /b\n",
+                "exactly one of selector, nameRef, refs",
+            ),
+            (
+                "rules:\n  - name: none\n    from: {kind: Service}\n    to: {kind: Pod}\n",
+                "exactly one of selector, nameRef, refs",
+            ),
+            (
+                "rules:\n  - name: rel\n    from: {kind: Service}\n    to: {kind: Pod}\n    selector: spec.selector\n",
+                "is not a JSON pointer",
+            ),
+            (
+                "rules:\n  - name: noto\n    from: {kind: Service}\n    selector: /spec/selector\n",
+                "point `to`",
+            ),
+            (
+                "rules:\n  - name: x\n    from: {kind: A}\n    refs: /r\n    extra: 1\n",
+                "extra",
+            ),
+            ("rules: [", "rules.yaml"),
+        ] {
+            let err = RuleSet::parse(yaml).unwrap_err();
+            assert!(err.contains(expected), "{yaml:?}: {err}");
+        }
+    }
+}

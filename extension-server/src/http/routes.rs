@@ -14,7 +14,6 @@
 //! decides. [`crate::http::request::parse_route`] reads the path.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -22,6 +21,7 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use primary_all::wire::{PREFIX, PrimaryWithSecondaries};
+use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Answered, Context, owners, toplevel};
 use crate::auth::authn::UserInfo;
@@ -34,8 +34,8 @@ use crate::http::watch::{self, WatchLimits};
 pub struct Routes {
     /// What every answer reads with.
     pub context: Context,
-    /// False once SIGTERM arrived: watches end, `/readyz` fails.
-    pub serving: Arc<AtomicBool>,
+    /// Cancelled once SIGTERM arrived: watches end, `/readyz` fails.
+    pub shutdown: CancellationToken,
     /// How long a primary request may take before it is answered 503.
     pub request_timeout: Duration,
     /// The open `?watch=true` streams, bounded per caller and in total.

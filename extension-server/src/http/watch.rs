@@ -12,7 +12,6 @@
 
 use std::collections::HashSet;
 use std::convert::Infallible;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -132,7 +131,8 @@ pub async fn stream(
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => return,
                 () = tx.closed() => return,
-                () = shutting_down(&state) => return,
+                // SIGTERM: watches end before the drain instead of holding it open.
+                () = state.shutdown.cancelled() => return,
                 more = relevant(&mut changes, &uids) => if !more { return },
             }
             tokio::time::sleep(SETTLE).await;
@@ -189,13 +189,6 @@ async fn relevant(changes: &mut broadcast::Receiver<Change>, uids: &HashSet<Stri
     }
 }
 
-/// Resolves once SIGTERM has made the server unready, so that watches end
-/// before the drain instead of holding it open.
-async fn shutting_down(state: &Routes) {
-    while state.serving.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
 
 /// The uids of the primary and every secondary in `answer`.
 fn uids_of(answer: &PrimaryWithSecondaries) -> HashSet<String> {

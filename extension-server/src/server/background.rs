@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use kube::runtime::watcher::DefaultBackoff;
 use tokio::task::JoinSet;
 
 use crate::answer::Context;
@@ -65,39 +66,41 @@ impl Background {
     }
 }
 
-/// Discovery first (retried with a growing pause), then every
+/// Discovery first (retried with kube-runtime's backoff, as its watchers
+/// are), then every
 /// [`discovery::REFRESH_EVERY`], or sooner when a watch finds its kind gone
 /// or a CRD or APIService changes (then again at each of
 /// [`discovery::FOLLOW_UPS`], because kube-apiserver's own discovery
 /// follows an APIService through a work queue). The watch index, when
 /// there is one, follows each new catalog.
 async fn refresh_discovery(discovery: &DiscoveryCache, index: Option<&MetaIndex>) {
-    let mut pause = Duration::from_millis(200);
+    let mut backoff = DefaultBackoff::default();
     let mut follow_ups: &[Duration] = &[];
     loop {
         let refreshed = tokio::time::Instant::now();
-        match tokio::time::timeout(DISCOVERY_TIMEOUT, discovery.refresh()).await {
+        let pause = match tokio::time::timeout(DISCOVERY_TIMEOUT, discovery.refresh()).await {
             Ok(Ok(catalog)) => {
                 if let Some(index) = index {
                     index.follow(&catalog);
                 }
-                pause = match follow_ups.split_first() {
+                backoff = DefaultBackoff::default();
+                match follow_ups.split_first() {
                     Some((next, rest)) => {
                         follow_ups = rest;
                         *next
                     }
                     None => discovery::REFRESH_EVERY,
-                };
+                }
             }
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "discovery failed; retrying");
-                pause = (pause * 2).min(Duration::from_secs(10));
+                backoff.next().unwrap_or(discovery::REFRESH_EVERY)
             }
             Err(_elapsed) => {
                 tracing::warn!(timeout = ?DISCOVERY_TIMEOUT, "discovery timed out; retrying");
-                pause = (pause * 2).min(Duration::from_secs(10));
+                backoff.next().unwrap_or(discovery::REFRESH_EVERY)
             }
-        }
+        };
         let kinds_changed = async {
             match index {
                 Some(index) => index.kinds_changed().await,

@@ -6,7 +6,6 @@ pub mod metrics;
 pub mod tls;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRef, MatchedPath, Request, State};
@@ -16,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use primary_all::wire::PREFIX;
+use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use crate::answer::Context;
@@ -44,7 +44,7 @@ impl AppState {
         Self {
             routes: Routes {
                 context: Context::new(client, finder),
-                serving: Arc::new(AtomicBool::new(true)),
+                shutdown: CancellationToken::new(),
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 watches: Arc::new(WatchLimits::default()),
             },
@@ -123,7 +123,7 @@ async fn ok() -> &'static str {
 /// has tried once, and not shutting down.
 async fn readyz(State(state): State<AppState>) -> Response {
     let mut missing = Vec::new();
-    if !state.routes.serving.load(Ordering::SeqCst) {
+    if state.routes.shutdown.is_cancelled() {
         missing.push("shutting down");
     }
     if !state.authenticator.is_loaded().await {
