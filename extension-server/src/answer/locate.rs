@@ -41,15 +41,21 @@ pub(crate) async fn locate(
     let catalog = catalog(state, &mut api_calls).await?;
     let (kind, catalog) = resolve(state, catalog, &wanted, &mut api_calls).await?;
     let namespace = check_scope(&kind, &wanted)?;
-    api_calls += require_get(state, user, &kind, namespace.as_deref(), &wanted.name).await?;
-    let (object, read_calls) = read_primary(
-        state,
-        &kind,
-        namespace.as_deref(),
-        &wanted.name,
-        params.consistency,
-    )
-    .await?;
+    // The review and the read go out together: one round trip, not two.
+    // The review is looked at first, so a caller who may not `get` the
+    // object learns nothing from the read (not even whether it exists).
+    let (allowed, read) = tokio::join!(
+        require_get(state, user, &kind, namespace.as_deref(), &wanted.name),
+        read_primary(
+            state,
+            &kind,
+            namespace.as_deref(),
+            &wanted.name,
+            params.consistency,
+        )
+    );
+    api_calls += allowed?;
+    let (object, read_calls) = read?;
     Ok(Located {
         kind,
         catalog,

@@ -224,23 +224,38 @@ pub(crate) async fn readable_left_out(
     catalog: &Catalog,
     entries: Vec<LeftOut>,
 ) -> Result<(Vec<LeftOut>, u32), AppError> {
-    let mut kept: Vec<LeftOut> = Vec::new();
-    let mut api_calls = 0;
+    let mut distinct: Vec<LeftOut> = Vec::new();
     for entry in entries {
-        let repeated = kept.iter().any(|k| {
+        let repeated = distinct.iter().any(|k| {
             k.group == entry.group && k.resource == entry.resource && k.namespace == entry.namespace
         });
-        if repeated {
-            continue;
+        if !repeated {
+            distinct.push(entry);
         }
-        let Some(kind) = catalog.by_group_kind(&entry.group, &entry.kind) else {
+    }
+    // One review per entry, all at once (in order, so answers stay stable).
+    let decisions = futures::stream::iter(distinct)
+        .map(|entry| async move {
+            let Some(kind) = catalog.by_group_kind(&entry.group, &entry.kind) else {
+                return Ok((entry, None));
+            };
+            let decision = state
+                .authorizer
+                .can_list(user, &kind, entry.namespace.as_deref())
+                .await?;
+            Ok::<_, kube::Error>((entry, Some(decision)))
+        })
+        .buffered(authz::CONCURRENT_REVIEWS)
+        .collect::<Vec<_>>()
+        .await;
+    let mut kept = Vec::new();
+    let mut api_calls = 0;
+    for decided in decisions {
+        let (entry, decision) =
+            decided.map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
+        let Some(decision) = decision else {
             continue;
         };
-        let decision = state
-            .authorizer
-            .can_list(user, &kind, entry.namespace.as_deref())
-            .await
-            .map_err(|e| AppError::from_kube("failed to authorize the caller", e))?;
         api_calls += decision.api_calls;
         if decision.allowed {
             kept.push(entry);

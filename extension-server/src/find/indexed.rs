@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use kube::api::{DynamicObject, ListParams};
+use primary_all::PRIMARY_UID_LABEL;
 use primary_all::wire::LeftOutReason;
 
 use crate::cluster::discovery::Kind;
@@ -31,9 +32,11 @@ pub const DIRECT_READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most objects a direct read of one kind takes.
 pub const DIRECT_READ_LIMIT: usize = 10_000;
 
-/// Finds `primary`'s secondaries in the index, then reads the full objects:
-/// one read per (kind, namespace) that holds any, or none when
-/// `consistency` is `cached` and the index confirms the cached copy.
+/// Finds `primary`'s secondaries in the index, then reads the full objects
+/// it names, all reads at once and none of a whole kind: per (kind,
+/// namespace), one LIST by the primary-uid label for the labelled, one read
+/// by name for each owned one; none when `consistency` is `cached` and the
+/// index confirms the cached copy.
 pub async fn secondaries(
     index: &MetaIndex,
     primary: &DynamicObject,
@@ -89,12 +92,14 @@ pub async fn secondaries(
             }
         }
     }
-    let mut fetched_all = Vec::new();
+    // What the cache confirms needs no read; the rest is read, every
+    // (kind, namespace) at once.
+    let mut plans: Vec<Group> = Vec::new();
     for ((key, namespace), members) in groups {
         let Some(kind) = index.kind(&key) else {
             continue;
         };
-        let mut objects: BTreeMap<String, DynamicObject> = BTreeMap::new();
+        let mut objects: HashMap<String, DynamicObject> = HashMap::new();
         if consistency == Consistency::Cached {
             let versions: Vec<(String, String)> = {
                 let graph = index.graph();
@@ -115,55 +120,68 @@ pub async fn secondaries(
                 }
             }
         }
-        if objects.len() < members.len() {
-            let read = if members.len() == 1 {
-                scan.api_calls += 1;
-                read::one(&index.client(), &kind, namespace.as_deref(), &members[0].0)
-                    .await
-                    .map(|o| o.into_iter().collect::<Vec<_>>())
-                    .map_err(|e| match e {
-                        read::ReadError::Kube(err) => Some(err),
-                        read::ReadError::Invalid(_) => None,
-                    })
-            } else {
-                read::list(
-                    &index.client(),
-                    &kind,
-                    namespace.as_deref(),
-                    &ListParams::default(),
-                    DIRECT_READ_LIMIT,
-                )
-                .await
-                .map(|listed| {
-                    scan.api_calls += listed.api_calls;
-                    listed.items
-                })
-                .map_err(|err| {
-                    scan.api_calls += 1;
-                    Some(err)
-                })
-            };
-            match read {
-                Ok(items) => {
-                    for object in items {
-                        let Some(uid) = object.metadata.uid.clone() else {
-                            continue;
-                        };
-                        if members.iter().any(|(_, m)| m.uid == uid) {
-                            fetched_all.push(object.clone());
-                            objects.insert(uid, object);
-                        }
+        plans.push(Group {
+            kind,
+            namespace,
+            members,
+            objects,
+        });
+    }
+    let reads = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(at, group)| targeted_reads(group, &primary_uid).map(move |read| (at, read)))
+        .collect::<Vec<_>>();
+    let client = index.client();
+    let results = futures::stream::iter(reads)
+        .map(|(at, read)| {
+            let group = &plans[at];
+            let client = client.clone();
+            async move { (at, read.run(&client, &group.kind, group.namespace.as_deref()).await) }
+        })
+        .buffer_unordered(CONCURRENT_READS)
+        .collect::<Vec<_>>()
+        .await;
+    let mut failed: HashSet<usize> = HashSet::new();
+    let mut fetched_all = Vec::new();
+    for (at, result) in results {
+        scan.api_calls += result.api_calls;
+        match result.objects {
+            Ok(items) => {
+                let group = &mut plans[at];
+                for object in items {
+                    let Some(uid) = object.metadata.uid.clone() else {
+                        continue;
+                    };
+                    if group.members.iter().any(|(_, m)| m.uid == uid) {
+                        fetched_all.push(object.clone());
+                        group.objects.insert(uid, object);
                     }
-                }
-                Err(Some(err)) if read::is_gone(&err) => continue,
-                Err(err) => {
-                    if let Some(err) = err {
-                        tracing::warn!(kind = %kind.qualified_resource(), error = %err, "reading secondaries failed");
-                    }
-                    scan.failed.push(kind.left_out(namespace.as_deref(), LeftOutReason::Failed));
-                    continue;
                 }
             }
+            Err(err) => {
+                let group = &plans[at];
+                if let Some(err) = &err {
+                    if read::is_gone(err) {
+                        continue;
+                    }
+                    tracing::warn!(kind = %group.kind.qualified_resource(), error = %err, "reading secondaries failed");
+                }
+                failed.insert(at);
+            }
+        }
+    }
+    for (at, group) in plans.into_iter().enumerate() {
+        let Group {
+            kind,
+            namespace,
+            members,
+            mut objects,
+        } = group;
+        if failed.contains(&at) {
+            scan.failed
+                .push(kind.left_out(namespace.as_deref(), LeftOutReason::Failed));
+            continue;
         }
         for (_, reached) in members {
             // Deleted between the index and the read: not a secondary any more.
@@ -176,6 +194,91 @@ pub async fn secondaries(
     }
     index.remember(&fetched_all);
     scan
+}
+
+/// How many reads of one answer are in flight at once: enough that an
+/// answer with many secondaries of one kind costs a few round trips, few
+/// enough not to trip kube-apiserver's priority and fairness.
+pub const CONCURRENT_READS: usize = 16;
+
+/// The objects of one kind in one namespace an answer needs.
+struct Group {
+    kind: Kind,
+    namespace: Option<String>,
+    /// Names and where each hangs, from the index.
+    members: Vec<(String, Reached)>,
+    /// What is known already (the cache), then what the reads returned, by uid.
+    objects: HashMap<String, DynamicObject>,
+}
+
+/// One read of a [`Group`]: never the whole kind.
+enum TargetedRead {
+    /// The objects labelled with the primary's uid: one LIST that
+    /// kube-apiserver filters by the label.
+    Labelled(String),
+    /// One object by name (a LIST with a name field selector, which
+    /// kube-apiserver answers from its watch cache).
+    Named(String),
+}
+
+/// What one [`TargetedRead`] returned.
+struct ReadResult {
+    /// The objects, or the error (`None`: refused before any request).
+    objects: Result<Vec<DynamicObject>, Option<kube::Error>>,
+    api_calls: u32,
+}
+
+/// The reads that fetch what `group` still lacks: one labelled LIST when
+/// any member hangs below the primary by its label, and a read by name for
+/// every other (owned) member.
+fn targeted_reads<'a>(group: &'a Group, primary_uid: &str) -> impl Iterator<Item = TargetedRead> + 'a {
+    let missing = || {
+        group
+            .members
+            .iter()
+            .filter(|(_, reached)| !group.objects.contains_key(&reached.uid))
+    };
+    let labelled = missing().any(|(_, reached)| !reached.owned);
+    let label = labelled.then(|| TargetedRead::Labelled(primary_uid.to_string()));
+    let named = missing()
+        .filter(move |(_, reached)| !(labelled && !reached.owned))
+        .map(|(name, _)| TargetedRead::Named(name.clone()));
+    label.into_iter().chain(named)
+}
+
+impl TargetedRead {
+    async fn run(&self, client: &kube::Client, kind: &Kind, namespace: Option<&str>) -> ReadResult {
+        match self {
+            Self::Labelled(primary_uid) => {
+                let params =
+                    ListParams::default().labels(&format!("{PRIMARY_UID_LABEL}={primary_uid}"));
+                match read::list(client, kind, namespace, &params, DIRECT_READ_LIMIT).await {
+                    Ok(listed) => ReadResult {
+                        objects: Ok(listed.items),
+                        api_calls: listed.api_calls,
+                    },
+                    Err(err) => ReadResult {
+                        objects: Err(Some(err)),
+                        api_calls: 1,
+                    },
+                }
+            }
+            Self::Named(name) => match read::one(client, kind, namespace, name).await {
+                Ok(object) => ReadResult {
+                    objects: Ok(object.into_iter().collect()),
+                    api_calls: 1,
+                },
+                Err(read::ReadError::Kube(err)) => ReadResult {
+                    objects: Err(Some(err)),
+                    api_calls: 1,
+                },
+                Err(read::ReadError::Invalid(_)) => ReadResult {
+                    objects: Err(None),
+                    api_calls: 0,
+                },
+            },
+        }
+    }
 }
 
 /// Objects of kinds the index has not synced, read for one answer.
@@ -239,4 +342,78 @@ async fn read_directly(
         }
     }
     direct
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::discovery::tests::kind;
+
+    fn member(name: &str, uid: &str, owned: bool) -> (String, Reached) {
+        let reached = Reached {
+            uid: uid.to_string(),
+            parent: "primary".to_string(),
+            level: 1,
+            owned,
+        };
+        (name.to_string(), reached)
+    }
+
+    fn words(reads: impl Iterator<Item = TargetedRead>) -> Vec<String> {
+        reads
+            .map(|read| match read {
+                TargetedRead::Labelled(uid) => format!("label {uid}"),
+                TargetedRead::Named(name) => format!("name {name}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn labelled_members_cost_one_filtered_list_and_owned_ones_a_read_each() {
+        let group = Group {
+            kind: kind("", "v1", "ConfigMap", "configmaps", true),
+            namespace: Some("team-a".to_string()),
+            members: vec![
+                member("labelled-1", "u1", false),
+                member("labelled-2", "u2", false),
+                member("owned-1", "u3", true),
+                member("owned-2", "u4", true),
+            ],
+            objects: HashMap::new(),
+        };
+
+        let reads = words(targeted_reads(&group, "primary"));
+
+        assert_eq!(reads, ["label primary", "name owned-1", "name owned-2"]);
+    }
+
+    #[test]
+    fn what_the_cache_holds_is_not_read_again() {
+        let config_maps = kind("", "v1", "ConfigMap", "configmaps", true);
+        let cached = DynamicObject::new("owned-1", &config_maps.resource);
+        let group = Group {
+            kind: config_maps,
+            namespace: Some("team-a".to_string()),
+            members: vec![member("owned-1", "u3", true), member("owned-2", "u4", true)],
+            objects: HashMap::from([("u3".to_string(), cached)]),
+        };
+
+        let reads = words(targeted_reads(&group, "primary"));
+
+        assert_eq!(reads, ["name owned-2"]);
+    }
+
+    #[test]
+    fn a_group_the_cache_holds_whole_needs_no_read() {
+        let config_maps = kind("", "v1", "ConfigMap", "configmaps", true);
+        let cached = DynamicObject::new("labelled-1", &config_maps.resource);
+        let group = Group {
+            kind: config_maps,
+            namespace: None,
+            members: vec![member("labelled-1", "u1", false)],
+            objects: HashMap::from([("u1".to_string(), cached)]),
+        };
+
+        assert!(words(targeted_reads(&group, "primary")).is_empty());
+    }
 }
