@@ -238,10 +238,11 @@ fn targeted_reads<'a>(group: &'a Group, primary_uid: &str) -> impl Iterator<Item
             .iter()
             .filter(|(_, reached)| !group.objects.contains_key(&reached.uid))
     };
+    // A member not owned by its parent hangs there by the label (level 1).
     let labelled = missing().any(|(_, reached)| !reached.owned);
     let label = labelled.then(|| TargetedRead::Labelled(primary_uid.to_string()));
     let named = missing()
-        .filter(move |(_, reached)| !(labelled && !reached.owned))
+        .filter(|(_, reached)| reached.owned)
         .map(|(name, _)| TargetedRead::Named(name.clone()));
     label.into_iter().chain(named)
 }
