@@ -239,7 +239,9 @@ async fn read_primary(
                 Some((uid, version))
             })
         };
-        if let Some(object) = cached.and_then(|(uid, version)| index.cached_object(&uid, &version))
+        if let Some(object) = cached
+            .and_then(|(uid, version)| index.cached_object(&uid, &version))
+            .map(Arc::unwrap_or_clone)
         {
             return Ok((object, 0));
         }
@@ -259,8 +261,10 @@ async fn read_primary(
                 kind.qualified_resource()
             ))
         })?;
-    if let Some(index) = state.finder.index() {
-        index.remember(std::slice::from_ref(&primary));
+    if let Some(index) = state.finder.index()
+        && !index.holds_current(&primary)
+    {
+        index.remember([primary.clone()]);
     }
     Ok((primary, 1))
 }

@@ -19,9 +19,8 @@
 //! Decisions are cached for [`DECISION_TTL`], as Go's delegated authorizer
 //! caches them; `system:masters` is always allowed, as in kube-apiserver.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -42,7 +41,7 @@ pub const MAX_NAMED_CHECKS: usize = 64;
 /// How many SubjectAccessReviews one answer has in flight at once.
 pub const CONCURRENT_REVIEWS: usize = 8;
 /// The most decisions kept; expired ones go first when it is reached.
-const CACHE_LIMIT: usize = 10_000;
+const CACHE_LIMIT: u64 = 10_000;
 
 /// The verb a review asks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,7 +108,9 @@ impl Shown {
 /// (Not `Debug`: kube's `Client` is not.)
 pub struct Authorizer {
     client: kube::Client,
-    cache: Mutex<HashMap<Question, (bool, Instant)>>,
+    /// Decisions for [`DECISION_TTL`], at most [`CACHE_LIMIT`] of them (the
+    /// least used go first when it is full).
+    cache: moka::sync::Cache<Question, bool>,
 }
 
 impl Authorizer {
@@ -117,7 +118,10 @@ impl Authorizer {
     pub fn new(client: kube::Client) -> Self {
         Self {
             client,
-            cache: Mutex::new(HashMap::new()),
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CACHE_LIMIT)
+                .time_to_live(DECISION_TTL)
+                .build(),
         }
     }
 
@@ -235,7 +239,7 @@ impl Authorizer {
                 .map(str::to_string),
             name: name.map(str::to_string),
         };
-        if let Some(allowed) = self.cached(&question) {
+        if let Some(allowed) = self.cache.get(&question) {
             return Ok(Decision {
                 allowed,
                 api_calls: 0,
@@ -263,32 +267,11 @@ impl Authorizer {
         let answer = api.create(&PostParams::default(), &review).await?;
         let status = answer.status.unwrap_or_default();
         let allowed = status.allowed && !status.denied.unwrap_or(false);
-        self.remember(question, allowed);
+        self.cache.insert(question, allowed);
         Ok(Decision {
             allowed,
             api_calls: 1,
         })
-    }
-
-    fn cached(&self, question: &Question) -> Option<bool> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(question)
-            .filter(|(_, at)| at.elapsed() < DECISION_TTL)
-            .map(|(allowed, _)| *allowed)
-    }
-
-    fn remember(&self, question: Question, allowed: bool) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        // Expired entries go when the cache grows; if every entry is fresh,
-        // the cache starts over rather than grow without bound.
-        if cache.len() >= CACHE_LIMIT {
-            cache.retain(|_, (_, at)| at.elapsed() < DECISION_TTL);
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
-            }
-        }
-        cache.insert(question, (allowed, Instant::now()));
     }
 }
 

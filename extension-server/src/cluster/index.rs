@@ -8,9 +8,12 @@
 //! only those: O(1 + kinds that hold secondaries) API calls instead of one per
 //! kind in the cluster.
 //!
-//! A small full-object cache, keyed by uid and checked against the
+//! A full-object cache, keyed by uid and checked against the
 //! resourceVersion the watch last saw, serves `?consistency=cached`: an
-//! object whose version the index confirms is not read again.
+//! object whose version the index confirms is not read again. It holds
+//! objects as answers send them (no managedFields), shared (`Arc`), and is
+//! bounded by their size in bytes ([`FULL_OBJECT_CACHE_BYTES`]), the least
+//! used going first.
 //!
 //! # Availability per kind
 //!
@@ -25,7 +28,7 @@
 //!
 //! # Lock order
 //!
-//! `kinds` → `synced`/`failing` → `graph` → `objects`. A lock later in the
+//! `kinds` → `synced`/`failing` → `graph`. A lock later in the
 //! list is never held while one earlier is taken (a caller of
 //! [`MetaIndex::graph`] drops its guard before [`MetaIndex::kind`]), and no
 //! guard is held across an `.await`.
@@ -44,8 +47,9 @@ use tokio::task::JoinHandle;
 use crate::cluster::discovery::{Catalog, Kind};
 use crate::graph::ownership::{Entry, Graph};
 
-/// How many full objects `consistency=cached` keeps at most.
-pub const FULL_OBJECT_CACHE_LIMIT: usize = 20_000;
+/// How many bytes of full objects (as JSON) `consistency=cached` keeps at
+/// most: thousands of typical objects, a bounded share of the Pod's 512 MiB.
+pub const FULL_OBJECT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// How long after its watch failed a kind is still read directly by
 /// answers (a kube-apiserver restart, a lost watch); past it, the kind is
 /// [`Availability::Unavailable`] and named as left out.
@@ -129,7 +133,7 @@ pub struct MetaIndex {
     kinds: RwLock<HashMap<Arc<str>, Watched>>,
     synced: Arc<RwLock<HashSet<Arc<str>>>>,
     failing: Arc<RwLock<HashMap<Arc<str>, Instant>>>,
-    objects: RwLock<HashMap<String, DynamicObject>>,
+    objects: moka::sync::Cache<String, Arc<DynamicObject>>,
     changes: broadcast::Sender<Change>,
     rediscover: Arc<Notify>,
 }
@@ -143,7 +147,13 @@ impl MetaIndex {
             kinds: RwLock::default(),
             synced: Arc::default(),
             failing: Arc::default(),
-            objects: RwLock::default(),
+            objects: moka::sync::Cache::builder()
+                .max_capacity(FULL_OBJECT_CACHE_BYTES)
+                .weigher(|uid: &String, object: &Arc<DynamicObject>| {
+                    let bytes = uid.len() + serde_json::to_vec(&**object).map_or(0, |j| j.len());
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .build(),
             changes: broadcast::channel(CHANGES_BUFFERED).0,
             rediscover: Arc::default(),
         }
@@ -311,23 +321,28 @@ impl MetaIndex {
 
     /// A cached full object, if its resourceVersion is the one the index
     /// last saw (so it is as fresh as the watch).
-    pub fn cached_object(&self, uid: &str, resource_version: &str) -> Option<DynamicObject> {
-        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
-        objects
+    pub fn cached_object(&self, uid: &str, resource_version: &str) -> Option<Arc<DynamicObject>> {
+        self.objects
             .get(uid)
             .filter(|o| o.metadata.resource_version.as_deref() == Some(resource_version))
-            .cloned()
     }
 
-    /// Remembers full objects read for an answer, for `consistency=cached`.
-    pub fn remember(&self, fetched: &[DynamicObject]) {
-        let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
-        if objects.len() + fetched.len() > FULL_OBJECT_CACHE_LIMIT {
-            objects.clear();
+    /// Whether the cache holds `object` at its resourceVersion already, so
+    /// that remembering it again would only cost a copy.
+    pub fn holds_current(&self, object: &DynamicObject) -> bool {
+        match (&object.metadata.uid, &object.metadata.resource_version) {
+            (Some(uid), Some(version)) => self.cached_object(uid, version).is_some(),
+            _ => false,
         }
-        for object in fetched {
-            if let Some(uid) = &object.metadata.uid {
-                objects.insert(uid.clone(), object.clone());
+    }
+
+    /// Remembers full objects read for an answer, for `consistency=cached`,
+    /// without their managedFields (which no answer sends).
+    pub fn remember(&self, fetched: impl IntoIterator<Item = DynamicObject>) {
+        for mut object in fetched {
+            object.metadata.managed_fields = None;
+            if let Some(uid) = object.metadata.uid.clone() {
+                self.objects.insert(uid, Arc::new(object));
             }
         }
     }

@@ -116,7 +116,7 @@ pub async fn secondaries(
             };
             for (uid, version) in versions {
                 if let Some(object) = index.cached_object(&uid, &version) {
-                    objects.insert(uid, object);
+                    objects.insert(uid, Arc::unwrap_or_clone(object));
                 }
             }
         }
@@ -154,7 +154,9 @@ pub async fn secondaries(
                         continue;
                     };
                     if group.members.iter().any(|(_, m)| m.uid == uid) {
-                        fetched_all.push(object.clone());
+                        if !index.holds_current(&object) {
+                            fetched_all.push(object.clone());
+                        }
                         group.objects.insert(uid, object);
                     }
                 }
@@ -192,7 +194,7 @@ pub async fn secondaries(
                 .push(Secondary::reached(kind.clone(), object, reached));
         }
     }
-    index.remember(&fetched_all);
+    index.remember(fetched_all);
     scan
 }
 
