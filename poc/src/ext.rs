@@ -10,33 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cache::CacheSecondaries;
 use crate::error::{Error, Result};
-use crate::wire::{API_VERSION, Health, KIND, LeftOut, SecondaryList, TreeNode};
-
-/// How fresh the objects of an answer must be: the server's `consistency`
-/// query parameter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Consistency {
-    /// The primary and every secondary are read from kube-apiserver for
-    /// this request: what "latest" in `get_latest_with_secondaries` means.
-    #[default]
-    Latest,
-    /// Objects the server's watch cache has seen at their current
-    /// resourceVersion are served from its memory: an answer in a few
-    /// milliseconds instead of tens, which may lag the cluster by the
-    /// watch's delay. Needs the server's default `indexed` strategy.
-    Cached,
-}
-
-impl Consistency {
-    /// The word the query and the answer's `consistency` field carry.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Latest => "latest",
-            Self::Cached => "cached",
-        }
-    }
-}
+use crate::wire::{API_VERSION, Consistency, Health, KIND, LeftOut, SecondaryList, TreeNode};
 
 /// Options of a [`GetLatestWithSecondariesExt`] request, in the manner of
 /// kube's `GetParams`: start from `default()` and chain the builders.
@@ -71,7 +45,7 @@ impl SecondaryParams {
     /// The deepest `depth` the server follows: ownership chains in real
     /// clusters are short (Deployment → ReplicaSet → Pod is 2), and the
     /// bound keeps one request from walking the cluster.
-    pub const MAX_DEPTH: u32 = 10;
+    pub const MAX_DEPTH: u32 = crate::wire::MAX_DEPTH;
 
     /// Follows ownerReferences `depth` levels down (1 to
     /// [`MAX_DEPTH`](Self::MAX_DEPTH)): 2 gives a Deployment's ReplicaSets

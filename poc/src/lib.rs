@@ -29,7 +29,8 @@ pub mod wire;
 
 pub use cache::{CacheSecondaries, SecondaryRefs, full_objects_schema};
 pub use error::{Error, Result};
-pub use ext::{Consistency, GetLatestWithSecondariesExt, SecondaryParams, WithSecondaries, route};
+pub use ext::{GetLatestWithSecondariesExt, SecondaryParams, WithSecondaries, route};
+pub use wire::Consistency;
 pub use owner::mark_as_secondary;
 #[cfg(feature = "etcd-status")]
 pub use status::{

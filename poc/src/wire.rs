@@ -157,6 +157,67 @@ pub fn top_level_path(namespace: &str) -> String {
     format!("{PREFIX}/namespaces/{}/toplevel", path_segment(namespace))
 }
 
+/// How fresh the objects in an answer must be (`?consistency=`), stated
+/// the way kube-apiserver states its `resourceVersion` semantics.
+///
+/// | | the primary | each secondary | *which* objects are secondaries |
+/// |---|---|---|---|
+/// | `latest` | a consistent read made after the request arrived | a consistent read made after the request arrived | the index's view when the request arrived |
+/// | `cached` | the index's copy, if its resourceVersion is the one the watch last saw; else as `latest` | the same, per object | the same |
+///
+/// A consistent read is a LIST without `resourceVersion`: kube-apiserver
+/// answers it as of etcd's current revision (from its watch cache once that
+/// has caught up, else from etcd), so `latest` returns no object older than
+/// the request, exactly as a `kubectl get` sent at that moment would. Which
+/// objects are read comes from the watch index, which lags kube-apiserver
+/// by the watch's delivery delay (milliseconds on one machine): a
+/// secondary created in that window may be missing, one deleted in it is
+/// dropped (its read finds nothing). Objects of kinds the index has not
+/// synced are listed directly, so they follow `latest` too.
+///
+/// `cached` makes no read for an object whose copy the index confirms: the
+/// copy is as fresh as the watch, that is, at most the watch's delay behind
+/// etcd, and answers cost no API call but the reviews. Neither mode reads
+/// all objects at one revision: each read is consistent on its own, as
+/// kubectl's reads of several kinds are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Consistency {
+    /// Every object read from kube-apiserver for this request: what
+    /// "latest" in `get_latest_with_secondaries` means.
+    #[default]
+    Latest,
+    /// Objects the server's watch index confirms served from its memory: an
+    /// answer in a few milliseconds instead of tens, at most the watch's
+    /// delay behind the cluster. Needs the server's default `indexed`
+    /// strategy.
+    Cached,
+}
+
+impl Consistency {
+    /// The word the query and the answer's `consistency` field carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Latest => "latest",
+            Self::Cached => "cached",
+        }
+    }
+
+    /// The mode `word` names (`latest`, `cached`), if any.
+    ///
+    /// ```
+    /// use primary_all::wire::Consistency;
+    ///
+    /// assert_eq!(Consistency::from_word("cached"), Some(Consistency::Cached));
+    /// assert_eq!(Consistency::from_word("eventual"), None);
+    /// ```
+    pub fn from_word(word: &str) -> Option<Self> {
+        [Self::Latest, Self::Cached]
+            .into_iter()
+            .find(|mode| mode.as_str() == word)
+    }
+}
+
 /// The answer: a primary, its secondaries, and what was left out.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PrimaryWithSecondaries {

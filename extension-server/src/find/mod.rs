@@ -96,46 +96,5 @@ impl Finder {
     }
 }
 
-/// How fresh the objects in an answer must be (`?consistency=`), stated
-/// the way kube-apiserver states its `resourceVersion` semantics.
-///
-/// | | the primary | each secondary | *which* objects are secondaries |
-/// |---|---|---|---|
-/// | `latest` | a consistent read made after the request arrived | a consistent read made after the request arrived | the index's view when the request arrived |
-/// | `cached` | the index's copy, if its resourceVersion is the one the watch last saw; else as `latest` | the same, per object | the same |
-///
-/// A consistent read is a LIST without `resourceVersion`: kube-apiserver
-/// answers it as of etcd's current revision (from its watch cache once that
-/// has caught up, else from etcd), so `latest` returns no object older than
-/// the request, exactly as a `kubectl get` sent at that moment would. Which
-/// objects are read comes from the watch index, which lags kube-apiserver
-/// by the watch's delivery delay (milliseconds on one machine): a
-/// secondary created in that window may be missing, one deleted in it is
-/// dropped (its read finds nothing). Objects of kinds the index has not
-/// synced are listed directly, so they follow `latest` too.
-///
-/// `cached` makes no read for an object whose copy the index confirms: the
-/// copy is as fresh as the watch, that is, at most the watch's delay behind
-/// etcd, and answers cost no API call but the reviews. Neither mode reads
-/// all objects at one revision: each read is consistent on its own, as
-/// kubectl's reads of several kinds are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Consistency {
-    /// Every object read from kube-apiserver for this request.
-    #[default]
-    Latest,
-    /// Objects the watch index confirms served from memory (needs
-    /// `--strategy=indexed`).
-    Cached,
-}
-
-impl Consistency {
-    /// The word the answer's `consistency` field carries.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Latest => "latest",
-            Self::Cached => "cached",
-        }
-    }
-}
+pub use primary_all::wire::Consistency;
 

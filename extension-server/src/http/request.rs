@@ -370,13 +370,8 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
                 };
             }
             "consistency" => {
-                params.consistency = match value.as_str() {
-                    "latest" => Consistency::Latest,
-                    "cached" => Consistency::Cached,
-                    _ => {
-                        return Err(bad("consistency", &value, "\"latest\" or \"cached\""));
-                    }
-                };
+                params.consistency = Consistency::from_word(&value)
+                    .ok_or_else(|| bad("consistency", &value, "\"latest\" or \"cached\""))?;
             }
             "version" => {
                 if !is_dns_label(&value) {
