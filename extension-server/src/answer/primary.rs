@@ -1,6 +1,7 @@
 //! Putting an answer together: resolve, authorize, read, scan, filter.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
 use kube::api::DynamicObject;
@@ -44,17 +45,19 @@ pub async fn primary(
         format!("{}/{}", kind.qualified_resource(), wanted.name),
     );
 
-    let scan = state
-        .finder
-        .secondaries(
+    // The `list` reviews of the kinds the index says hold secondaries go out
+    // while those are read: `authorize` below then finds them decided.
+    let (scan, review_calls) = tokio::join!(
+        state.finder.secondaries(
             &state.client,
             &catalog,
             &primary,
             params.depth,
             params.consistency,
-        )
-        .await;
-    api_calls += scan.api_calls;
+        ),
+        review_ahead(state, user, &primary, params.depth),
+    );
+    api_calls += scan.api_calls + review_calls;
     let mut found = scan.secondaries;
     let mut failed = scan.failed;
     let by_rules = follow_rules(state, user, &catalog, &primary, &found, params.depth).await;
@@ -113,6 +116,39 @@ pub async fn primary(
         health: Some(health),
     };
     Ok(Answered { body, api_calls })
+}
+
+/// Asks, ahead of the reads, whether `user` may `list` each (kind,
+/// namespace) the watch index says holds secondaries of `primary`, so the
+/// reviews cost no round trip of their own; returns the API calls made. A
+/// review that fails is left for `authorize` to ask again and report.
+async fn review_ahead(state: &Context, user: &UserInfo, primary: &DynamicObject, depth: u32) -> u32 {
+    let (Some(index), Some(uid)) = (state.finder.index(), primary.metadata.uid.as_deref()) else {
+        return 0;
+    };
+    let pairs: BTreeSet<(Arc<str>, Option<String>)> = {
+        let graph = index.graph();
+        graph
+            .secondaries(uid, depth)
+            .iter()
+            .filter_map(|reached| graph.get(&reached.uid))
+            .map(|entry| (entry.kind.clone(), entry.namespace.clone()))
+            .collect()
+    };
+    let reviews = pairs.into_iter().filter_map(|(key, namespace)| {
+        let kind = index.kind(&key)?;
+        Some(async move {
+            state
+                .authorizer
+                .can_list(user, &kind, namespace.as_deref())
+                .await
+                .map_or(0, |decision| decision.api_calls)
+        })
+    });
+    futures::stream::iter(reviews)
+        .buffer_unordered(authz::CONCURRENT_REVIEWS)
+        .fold(0, |calls, more| async move { calls + more })
+        .await
 }
 
 /// Applies the relationship rules to the primary and to every secondary
