@@ -437,7 +437,10 @@ async fn a_missing_primary_is_not_found_like_kubectl_says_it() -> anyhow::Result
       "code": 404,
       "message": "databases.example.com \"db-9\" not found",
       "metadata": {},
-      "reason": "NotFound"
+      "reason": "NotFound",
+      "details": {
+        "group": "primary-all"
+      }
     }
     "#);
     Ok(())
@@ -468,7 +471,10 @@ async fn an_unknown_kind_is_not_found() -> anyhow::Result<()> {
       "code": 404,
       "message": "the server doesn't have a resource type \"Teapot\" in example.com/v1",
       "metadata": {},
-      "reason": "NotFound"
+      "reason": "NotFound",
+      "details": {
+        "group": "primary-all"
+      }
     }
     "#);
     Ok(())
@@ -499,7 +505,10 @@ async fn a_malformed_name_is_a_bad_request() -> anyhow::Result<()> {
       "code": 400,
       "message": "invalid name \"DB_1!\": expected a name of at most 253 characters such as db-1",
       "metadata": {},
-      "reason": "BadRequest"
+      "reason": "BadRequest",
+      "details": {
+        "group": "primary-all"
+      }
     }
     "#);
     Ok(())
