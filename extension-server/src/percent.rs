@@ -42,6 +42,12 @@ pub fn decode_form(text: &str) -> Result<String, Malformed> {
     utf8(&text.replace('+', " "))
 }
 
+/// Decodes the whole escapes of `text` (check them with [`decode`] first)
+/// and takes bytes that are not UTF-8 as U+FFFD.
+pub fn decode_lossy(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
 fn check_escapes(text: &str) -> Result<(), Malformed> {
     match first_malformed_escape(text) {
         Some(at) => Err(Malformed::Escape(text[at..].chars().take(3).collect())),
@@ -96,7 +102,8 @@ mod tests {
     }
 
     #[test]
-    fn bytes_that_are_not_utf8_are_refused() {
+    fn bytes_that_are_not_utf8_are_refused_or_replaced() {
         assert_eq!(decode("%FF%FE"), Err(Malformed::NotUtf8));
+        assert_eq!(decode_lossy("%82%2fb"), "\u{FFFD}/b");
     }
 }

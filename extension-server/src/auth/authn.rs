@@ -245,7 +245,12 @@ pub fn is_authenticated(name: &str, groups: &[String]) -> bool {
 /// whole when an escape is malformed, as kube-apiserver does
 /// (`unescapeExtraKey` in k8s.io/apiserver).
 fn unescape(key: &str) -> String {
-    crate::percent::decode(key).unwrap_or_else(|_| key.to_string())
+    match crate::percent::decode(key) {
+        Ok(decoded) => decoded,
+        Err(crate::percent::Malformed::Escape(_)) => key.to_string(),
+        // Go keeps the bytes; a Rust string takes them as UTF-8, lossily.
+        Err(crate::percent::Malformed::NotUtf8) => crate::percent::decode_lossy(key),
+    }
 }
 
 /// The leaf's subject CN.
