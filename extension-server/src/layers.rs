@@ -51,14 +51,15 @@ fn the_arrows_run_one_way() {
         }
     }
     assert!(files >= 20, "only {files} source files found below {src:?}");
-    assert!(against.is_empty(), "imports against the arrows:\n{}", against.join("\n"));
+    assert!(
+        against.is_empty(),
+        "imports against the arrows:\n{}",
+        against.join("\n")
+    );
 }
 
 #[test]
 fn a_use_against_the_arrows_is_seen() {
     let named = layers_named("use crate::server::AppState;\nuse crate::graph::tree;");
-    assert_eq!(
-        named.into_iter().collect::<Vec<_>>(),
-        ["graph", "server"]
-    );
+    assert_eq!(named.into_iter().collect::<Vec<_>>(), ["graph", "server"]);
 }

@@ -90,15 +90,27 @@ mod tests {
 
     #[test]
     fn a_malformed_escape_is_refused_and_named() {
-        for (text, escape) in [("%zz", "%zz"), ("a%+1", "%+1"), ("end%", "%"), ("x%4", "%4")] {
-            assert_eq!(decode(text), Err(Malformed::Escape(escape.to_string())), "{text}");
+        for (text, escape) in [
+            ("%zz", "%zz"),
+            ("a%+1", "%+1"),
+            ("end%", "%"),
+            ("x%4", "%4"),
+        ] {
+            assert_eq!(
+                decode(text),
+                Err(Malformed::Escape(escape.to_string())),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn in_a_query_a_plus_is_a_space_and_an_escaped_plus_a_plus() {
         assert_eq!(decode_form("a+b%2Bc").unwrap(), "a b+c");
-        assert_eq!(decode_form("%+1"), Err(Malformed::Escape("%+1".to_string())));
+        assert_eq!(
+            decode_form("%+1"),
+            Err(Malformed::Escape("%+1".to_string()))
+        );
     }
 
     #[test]

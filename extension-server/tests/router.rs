@@ -97,10 +97,7 @@ async fn an_unknown_path_is_a_404_status_that_names_primary_all() {
     let response = app(state).oneshot(request).await.unwrap();
 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "application/json"
-    );
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     let body = body_json(response).await;
     assert_eq!(body["kind"], "Status");
     assert_eq!(body["reason"], "NotFound");

@@ -283,15 +283,17 @@ fn is_cluster_scoped(status: &Status) -> bool {
 /// all, or no cluster to talk to.
 fn map_error(err: kube::Error, server: &str) -> Error {
     match err {
-        kube::Error::Api(status) if primary_all::wire::is_not_installed(&status) => Error::NotInstalled {
-            server: server.to_string(),
-            // kube-apiserver's plain text already starts with the code.
-            answer: if status.message.starts_with(&status.code.to_string()) {
-                status.message.clone()
-            } else {
-                format!("{} {}", status.code, status.message)
-            },
-        },
+        kube::Error::Api(status) if primary_all::wire::is_not_installed(&status) => {
+            Error::NotInstalled {
+                server: server.to_string(),
+                // kube-apiserver's plain text already starts with the code.
+                answer: if status.message.starts_with(&status.code.to_string()) {
+                    status.message.clone()
+                } else {
+                    format!("{} {}", status.code, status.message)
+                },
+            }
+        }
         kube::Error::Api(status) => Error::Server(status),
         kube::Error::SerdeError(e) => Error::Decode(e),
         other if is_refused(&other) => Error::Refused {

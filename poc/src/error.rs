@@ -89,9 +89,11 @@ impl Error {
     /// kube-apiserver's generic text means the group is not served at all.
     pub fn from_kube(err: kube::Error) -> Self {
         match err {
-            kube::Error::Api(status) if crate::wire::is_not_installed(&status) => Self::NotInstalled {
-                reason: format!("{} {}", status.code, status.message),
-            },
+            kube::Error::Api(status) if crate::wire::is_not_installed(&status) => {
+                Self::NotInstalled {
+                    reason: format!("{} {}", status.code, status.message),
+                }
+            }
             kube::Error::Api(status) => Self::Api(status),
             kube::Error::SerdeError(err) => Self::Decode(err),
             other => Self::Kube(other),

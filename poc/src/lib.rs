@@ -30,12 +30,12 @@ pub mod wire;
 pub use cache::{CacheSecondaries, SecondaryRefs, full_objects_schema};
 pub use error::{Error, Result};
 pub use ext::{GetLatestWithSecondariesExt, SecondaryParams, WithSecondaries, route};
-pub use wire::Consistency;
 pub use owner::mark_as_secondary;
 #[cfg(feature = "etcd-status")]
 pub use status::{
     ETCD_REQUEST_LIMIT, StatusParams, store_secondaries_in_status, store_secondaries_in_status_with,
 };
+pub use wire::Consistency;
 
 /// The label that marks an object as a secondary of the primary whose uid it
 /// holds; the server finds such objects with a server-side label selector.

@@ -326,9 +326,9 @@ impl LeftOut {
             LeftOutReason::Syncing => format!(
                 "the server has not synced {what} yet and could not read it directly; try again"
             ),
-            LeftOutReason::Unavailable => format!(
-                "the server cannot read {what} at the moment; objects of it may be missing"
-            ),
+            LeftOutReason::Unavailable => {
+                format!("the server cannot read {what} at the moment; objects of it may be missing")
+            }
             LeftOutReason::Truncated => {
                 format!("the answer reached a bound on the reads of {what}; more may exist")
             }
@@ -359,7 +359,9 @@ pub fn qualified_resource(group: &str, plural: &str) -> String {
 /// assert_eq!(primary_all::wire::version_of("v1"), "v1");
 /// ```
 pub fn version_of(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or(api_version, |(_, version)| version)
+    api_version
+        .rsplit_once('/')
+        .map_or(api_version, |(_, version)| version)
 }
 
 /// Why a kind was left out.

@@ -110,12 +110,12 @@ pub(crate) async fn catalog(
     api_calls: &mut u32,
 ) -> Result<Arc<Catalog>, AppError> {
     if state.finder.discovers_per_request() {
-            let catalog = discovery::discover(&state.client)
-                .await
-                .map_err(|e| AppError::from_kube("failed to discover the cluster's kinds", e))?;
-            // Aggregated discovery: one request for /api and one for /apis.
-            *api_calls += 2;
-            return Ok(Arc::new(catalog));
+        let catalog = discovery::discover(&state.client)
+            .await
+            .map_err(|e| AppError::from_kube("failed to discover the cluster's kinds", e))?;
+        // Aggregated discovery: one request for /api and one for /apis.
+        *api_calls += 2;
+        return Ok(Arc::new(catalog));
     }
     match state.discovery.get().await {
         Some(catalog) => Ok(catalog),
@@ -268,4 +268,3 @@ async fn read_primary(
     }
     Ok((primary, 1))
 }
-

@@ -237,4 +237,3 @@ pub async fn is_cluster_scoped(state: &Context, wanted: &PrimaryRef) -> Result<b
     let (kind, _) = locate::resolve(state, catalog, wanted, &mut api_calls).await?;
     Ok(!kind.is_namespaced())
 }
-

@@ -122,7 +122,12 @@ pub async fn primary(
 /// namespace) the watch index says holds secondaries of `primary`, so the
 /// reviews cost no round trip of their own; returns the API calls made. A
 /// review that fails is left for `authorize` to ask again and report.
-async fn review_ahead(state: &Context, user: &UserInfo, primary: &DynamicObject, depth: u32) -> u32 {
+async fn review_ahead(
+    state: &Context,
+    user: &UserInfo,
+    primary: &DynamicObject,
+    depth: u32,
+) -> u32 {
     let (Some(index), Some(uid)) = (state.finder.index(), primary.metadata.uid.as_deref()) else {
         return 0;
     };

@@ -180,7 +180,9 @@ fn kinds_to_read(
             Availability::Synced if held.contains(&kind_key(&kind)) => kinds.push(kind),
             Availability::Synced => {}
             Availability::Syncing => kinds.push(kind),
-            Availability::Unavailable => left_out.push(kind.left_out(Some(namespace), LeftOutReason::Unavailable)),
+            Availability::Unavailable => {
+                left_out.push(kind.left_out(Some(namespace), LeftOutReason::Unavailable))
+            }
         }
     }
     kinds

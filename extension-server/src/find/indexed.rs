@@ -56,7 +56,8 @@ pub async fn secondaries(
         .collect();
     for (kind, availability) in &kinds {
         if *availability == Availability::Unavailable {
-            scan.failed.push(kind.left_out(namespace.as_deref(), LeftOutReason::Unavailable));
+            scan.failed
+                .push(kind.left_out(namespace.as_deref(), LeftOutReason::Unavailable));
         }
     }
     let syncing: Vec<Kind> = kinds
@@ -137,7 +138,13 @@ pub async fn secondaries(
         .map(|(at, read)| {
             let group = &plans[at];
             let client = client.clone();
-            async move { (at, read.run(&client, &group.kind, group.namespace.as_deref()).await) }
+            async move {
+                (
+                    at,
+                    read.run(&client, &group.kind, group.namespace.as_deref())
+                        .await,
+                )
+            }
         })
         .buffer_unordered(CONCURRENT_READS)
         .collect::<Vec<_>>()
@@ -233,7 +240,10 @@ struct ReadResult {
 /// The reads that fetch what `group` still lacks: one labelled LIST when
 /// any member hangs below the primary by its label, and a read by name for
 /// every other (owned) member.
-fn targeted_reads<'a>(group: &'a Group, primary_uid: &str) -> impl Iterator<Item = TargetedRead> + 'a {
+fn targeted_reads<'a>(
+    group: &'a Group,
+    primary_uid: &str,
+) -> impl Iterator<Item = TargetedRead> + 'a {
     let missing = || {
         group
             .members
@@ -335,12 +345,14 @@ async fn read_directly(
             Ok(Err(err)) => {
                 scan.api_calls += 1;
                 tracing::warn!(kind = %kind.qualified_resource(), error = %err, "a kind not yet synced could not be read");
-                scan.failed.push(kind.left_out(namespace, LeftOutReason::Syncing));
+                scan.failed
+                    .push(kind.left_out(namespace, LeftOutReason::Syncing));
             }
             Err(_elapsed) => {
                 scan.api_calls += 1;
                 tracing::warn!(kind = %kind.qualified_resource(), "a kind not yet synced took too long to read");
-                scan.failed.push(kind.left_out(namespace, LeftOutReason::Syncing));
+                scan.failed
+                    .push(kind.left_out(namespace, LeftOutReason::Syncing));
             }
         }
     }

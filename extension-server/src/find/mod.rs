@@ -97,4 +97,3 @@ impl Finder {
 }
 
 pub use primary_all::wire::Consistency;
-

@@ -383,7 +383,9 @@ async fn read(client: &kube::Client, reader: Reader<'_>, plan: &Plan) -> Result<
                 });
             }
             let api_calls = decision.api_calls + 1;
-            match crate::cluster::read::one(client, &plan.kind, plan.namespace.as_deref(), name).await {
+            match crate::cluster::read::one(client, &plan.kind, plan.namespace.as_deref(), name)
+                .await
+            {
                 Ok(object) => Ok(Read::Found {
                     objects: object.into_iter().collect(),
                     api_calls,
@@ -448,7 +450,9 @@ mod tests {
     fn a_selector_is_a_map_of_strings() {
         let value = serde_json::json!({"app": "db", "tier": "data"});
         assert_eq!(
-            label_selector(Some(&value)).map(|s| s.to_string()).as_deref(),
+            label_selector(Some(&value))
+                .map(|s| s.to_string())
+                .as_deref(),
             Some("app=db,tier=data")
         );
         for hostile in [

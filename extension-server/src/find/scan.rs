@@ -130,7 +130,9 @@ pub async fn scan(
             Ok(listed) => {
                 result.api_calls += listed.api_calls;
                 if listed.truncated {
-                    result.failed.push(kind.left_out(namespace.as_deref(), LeftOutReason::Truncated));
+                    result
+                        .failed
+                        .push(kind.left_out(namespace.as_deref(), LeftOutReason::Truncated));
                 }
                 objects.extend(listed.items.into_iter().map(|o| (kind.clone(), o)));
             }

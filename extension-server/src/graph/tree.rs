@@ -68,4 +68,3 @@ pub fn tree(
     }
     node(root, None, &children)
 }
-

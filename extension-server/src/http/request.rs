@@ -18,7 +18,6 @@ use crate::find::Consistency;
 /// The group spelled in a path where the legacy core group (`""`) is meant.
 pub const CORE: &str = primary_all::wire::CORE_GROUP_ALIAS;
 
-
 /// The longest watch a caller may ask for, like kube-apiserver's
 /// `--min-request-timeout` scaled: a client reconnects after it.
 pub const MAX_WATCH_SECONDS: u32 = 3600;

@@ -86,9 +86,7 @@ async fn route(state: Routes, user: UserInfo, uri: Uri) -> Result<Response, AppE
         ));
     }
     match route {
-        Route::Primary(wanted) if params.watch => {
-            watch::stream(&state, user, wanted, params).await
-        }
+        Route::Primary(wanted) if params.watch => watch::stream(&state, user, wanted, params).await,
         Route::Primary(wanted) => {
             let answered = answer::primary(&state.context, &user, &wanted, &params).await?;
             Ok(with_api_calls(answered))
@@ -115,10 +113,11 @@ async fn route(state: Routes, user: UserInfo, uri: Uri) -> Result<Response, AppE
     }
 }
 
-
 /// The answer as JSON, with its cost for the metrics.
 fn with_api_calls(answered: Answered<PrimaryWithSecondaries>) -> Response {
     let mut response = Json(answered.body).into_response();
-    response.extensions_mut().insert(ApiCalls(answered.api_calls));
+    response
+        .extensions_mut()
+        .insert(ApiCalls(answered.api_calls));
     response
 }

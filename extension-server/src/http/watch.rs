@@ -111,7 +111,9 @@ pub async fn stream(
     let slot = state.watches.open(&user.name)?;
     // Subscribed before the first answer, so no change falls in between.
     let mut changes = index.subscribe();
-    let first = answer::primary(&state.context, &user, &wanted, &params).await?.body;
+    let first = answer::primary(&state.context, &user, &wanted, &params)
+        .await?
+        .body;
     let seconds = params.timeout_seconds.unwrap_or(DEFAULT_WATCH_SECONDS);
     let deadline = Instant::now() + Duration::from_secs(u64::from(seconds));
 
@@ -188,7 +190,6 @@ async fn relevant(changes: &mut broadcast::Receiver<Change>, uids: &HashSet<Stri
         }
     }
 }
-
 
 /// The uids of the primary and every secondary in `answer`.
 fn uids_of(answer: &PrimaryWithSecondaries) -> HashSet<String> {

@@ -134,7 +134,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
     // Ready once every watch has tried to list its kind: a kind that never
     // syncs is named in answers, and does not hold the server back.
-    if state.context().finder.index().is_some_and(|index| !index.is_ready()) {
+    if state
+        .context()
+        .finder
+        .index()
+        .is_some_and(|index| !index.is_ready())
+    {
         missing.push("watch cache not started");
     }
     if missing.is_empty() {
