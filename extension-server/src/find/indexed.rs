@@ -75,7 +75,7 @@ pub async fn secondaries(
         ownership::walk(&[&direct.graph, &graph], &current, &primary_uid, depth)
     };
     // (kind, namespace) → the objects of it to read, with where they hang.
-    let mut groups: BTreeMap<KindInNamespace, Vec<(String, Reached)>> = BTreeMap::new();
+    let mut groups: BTreeMap<KindInNamespace, Vec<Member>> = BTreeMap::new();
     let mut direct_objects = direct.objects;
     {
         let graph = index.graph();
@@ -89,7 +89,11 @@ pub async fn secondaries(
                 groups
                     .entry((entry.kind.clone(), entry.namespace.clone()))
                     .or_default()
-                    .push((entry.name.clone(), reached));
+                    .push(Member {
+                        name: entry.name.clone(),
+                        reached,
+                        version: entry.resource_version.clone(),
+                    });
             }
         }
     }
@@ -102,22 +106,10 @@ pub async fn secondaries(
         };
         let mut objects: HashMap<String, DynamicObject> = HashMap::new();
         if consistency == Consistency::Cached {
-            let versions: Vec<(String, String)> = {
-                let graph = index.graph();
-                members
-                    .iter()
-                    .map(|(_, reached)| {
-                        let version = graph
-                            .get(&reached.uid)
-                            .map(|e| e.resource_version.clone())
-                            .unwrap_or_default();
-                        (reached.uid.clone(), version)
-                    })
-                    .collect()
-            };
-            for (uid, version) in versions {
-                if let Some(object) = index.cached_object(&uid, &version) {
-                    objects.insert(uid, Arc::unwrap_or_clone(object));
+            for member in &members {
+                let uid = &member.reached.uid;
+                if let Some(object) = index.cached_object(uid, &member.version) {
+                    objects.insert(uid.clone(), Arc::unwrap_or_clone(object));
                 }
             }
         }
@@ -149,22 +141,35 @@ pub async fn secondaries(
         .buffer_unordered(CONCURRENT_READS)
         .collect::<Vec<_>>()
         .await;
+    // Which uids each group wants, to keep only those of what a LIST returned.
+    let wanted: Vec<HashSet<&str>> = plans
+        .iter()
+        .map(|group| {
+            group
+                .members
+                .iter()
+                .map(|m| m.reached.uid.as_str())
+                .collect()
+        })
+        .collect();
+    let mut found: Vec<Vec<DynamicObject>> = plans.iter().map(|_| Vec::new()).collect();
     let mut failed: HashSet<usize> = HashSet::new();
     let mut fetched_all = Vec::new();
     for (at, result) in results {
         scan.api_calls += result.api_calls;
         match result.objects {
             Ok(items) => {
-                let group = &mut plans[at];
                 for object in items {
-                    let Some(uid) = object.metadata.uid.clone() else {
-                        continue;
-                    };
-                    if group.members.iter().any(|(_, m)| m.uid == uid) {
+                    let is_member = object
+                        .metadata
+                        .uid
+                        .as_deref()
+                        .is_some_and(|uid| wanted[at].contains(uid));
+                    if is_member {
                         if !index.holds_current(&object) {
                             fetched_all.push(object.clone());
                         }
-                        group.objects.insert(uid, object);
+                        found[at].push(object);
                     }
                 }
             }
@@ -180,19 +185,24 @@ pub async fn secondaries(
             }
         }
     }
-    for (at, group) in plans.into_iter().enumerate() {
+    for ((at, group), read) in plans.into_iter().enumerate().zip(found) {
         let Group {
             kind,
             namespace,
             members,
             mut objects,
         } = group;
+        for object in read {
+            if let Some(uid) = object.metadata.uid.clone() {
+                objects.insert(uid, object);
+            }
+        }
         if failed.contains(&at) {
             scan.failed
                 .push(kind.left_out(namespace.as_deref(), LeftOutReason::Failed));
             continue;
         }
-        for (_, reached) in members {
+        for Member { reached, .. } in members {
             // Deleted between the index and the read: not a secondary any more.
             let Some(object) = objects.remove(&reached.uid) else {
                 continue;
@@ -210,12 +220,20 @@ pub async fn secondaries(
 /// enough not to trip kube-apiserver's priority and fairness.
 pub const CONCURRENT_READS: usize = 16;
 
+/// A secondary as the index names it.
+struct Member {
+    name: String,
+    reached: Reached,
+    /// The resourceVersion the watch last saw, which a cached copy must match.
+    version: String,
+}
+
 /// The objects of one kind in one namespace an answer needs.
 struct Group {
     kind: Kind,
     namespace: Option<String>,
-    /// Names and where each hangs, from the index.
-    members: Vec<(String, Reached)>,
+    /// Names, where each hangs and its resourceVersion, from the index.
+    members: Vec<Member>,
     /// What is known already (the cache), then what the reads returned, by uid.
     objects: HashMap<String, DynamicObject>,
 }
@@ -248,14 +266,14 @@ fn targeted_reads<'a>(
         group
             .members
             .iter()
-            .filter(|(_, reached)| !group.objects.contains_key(&reached.uid))
+            .filter(|member| !group.objects.contains_key(&member.reached.uid))
     };
     // A member not owned by its parent hangs there by the label (level 1).
-    let labelled = missing().any(|(_, reached)| !reached.owned);
+    let labelled = missing().any(|member| !member.reached.owned);
     let label = labelled.then(|| TargetedRead::Labelled(primary_uid.to_string()));
     let named = missing()
-        .filter(|(_, reached)| reached.owned)
-        .map(|(name, _)| TargetedRead::Named(name.clone()));
+        .filter(|member| member.reached.owned)
+        .map(|member| TargetedRead::Named(member.name.clone()));
     label.into_iter().chain(named)
 }
 
@@ -364,14 +382,18 @@ mod tests {
     use super::*;
     use crate::cluster::discovery::tests::kind;
 
-    fn member(name: &str, uid: &str, owned: bool) -> (String, Reached) {
+    fn member(name: &str, uid: &str, owned: bool) -> Member {
         let reached = Reached {
             uid: uid.to_string(),
             parent: "primary".to_string(),
             level: 1,
             owned,
         };
-        (name.to_string(), reached)
+        Member {
+            name: name.to_string(),
+            reached,
+            version: "1".to_string(),
+        }
     }
 
     fn words(reads: impl Iterator<Item = TargetedRead>) -> Vec<String> {
