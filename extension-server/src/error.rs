@@ -115,14 +115,8 @@ pub struct StatusBody {
     /// tells it apart from kube-apiserver's own answer for a group nobody
     /// serves without reading message text
     /// ([`primary_all::wire::is_not_installed`]).
-    details: Details,
+    details: kube::core::response::StatusDetails,
     code: u16,
-}
-
-/// The `details` of every `Status` the server writes.
-#[derive(Debug, Serialize)]
-struct Details {
-    group: &'static str,
 }
 
 impl StatusBody {
@@ -135,9 +129,7 @@ impl StatusBody {
             status: "Failure",
             message: err.to_string(),
             reason: err.reason(),
-            details: Details {
-                group: primary_all::wire::GROUP,
-            },
+            details: primary_all::wire::status_details(),
             code: err.code().as_u16(),
         }
     }

@@ -343,17 +343,9 @@ mod tests {
 
     /// An answer primary-all's server wrote: it names its group in `details`.
     fn servers_status(code: u16, reason: &str, message: &str) -> kube::Error {
-        let details = kube::core::response::StatusDetails {
-            group: primary_all::wire::GROUP.to_string(),
-            name: String::new(),
-            kind: String::new(),
-            uid: String::new(),
-            causes: Vec::new(),
-            retry_after_seconds: 0,
-        };
         let status = Status::failure(message, reason)
             .with_code(code)
-            .with_details(details);
+            .with_details(primary_all::wire::status_details());
         kube::Error::Api(Box::new(status))
     }
 

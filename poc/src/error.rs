@@ -156,17 +156,9 @@ mod tests {
 
     /// An answer primary-all's server wrote: it names its group in `details`.
     fn servers_status(code: u16, reason: &str, message: &str) -> kube::Error {
-        let details = kube::core::response::StatusDetails {
-            group: crate::wire::GROUP.to_string(),
-            name: String::new(),
-            kind: String::new(),
-            uid: String::new(),
-            causes: Vec::new(),
-            retry_after_seconds: 0,
-        };
         let status = Status::failure(message, reason)
             .with_code(code)
-            .with_details(details);
+            .with_details(crate::wire::status_details());
         kube::Error::Api(Box::new(status))
     }
 

@@ -124,7 +124,6 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 ///
 /// ```
 /// use kube::core::Status;
-/// use kube::core::response::StatusDetails;
 ///
 /// let not_served = Status::failure("the server could not find the requested resource", "NotFound")
 ///     .with_code(404);
@@ -132,19 +131,25 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 ///
 /// let ours = Status::failure(r#"the server could not find the requested resource "/apis/primary-all/v1/x""#, "NotFound")
 ///     .with_code(404)
-///     .with_details(StatusDetails {
-///         group: "primary-all".into(),
-///         name: String::new(),
-///         kind: String::new(),
-///         uid: String::new(),
-///         causes: Vec::new(),
-///         retry_after_seconds: 0,
-///     });
+///     .with_details(primary_all::wire::status_details());
 /// assert!(!primary_all::wire::is_not_installed(&ours));
 /// ```
 pub fn is_not_installed(status: &kube::core::Status) -> bool {
     let written_by_primary_all = status.details.as_ref().is_some_and(|d| d.group == GROUP);
     matches!(status.code, 404 | 503) && !written_by_primary_all
+}
+
+/// The `details` of every `Status` primary-all's server writes: they name
+/// its group [`GROUP`], which is how [`is_not_installed`] tells them apart.
+pub fn status_details() -> kube::core::response::StatusDetails {
+    kube::core::response::StatusDetails {
+        group: GROUP.to_string(),
+        name: String::new(),
+        kind: String::new(),
+        uid: String::new(),
+        causes: Vec::new(),
+        retry_after_seconds: 0,
+    }
 }
 
 /// `kind` of the answer to an owners route.
