@@ -426,26 +426,16 @@ pub fn parse_params(query: Option<&str>) -> Result<Params, AppError> {
 
 /// Percent-decodes one path segment (`+` stays a `+`).
 fn decode_segment(segment: &str) -> Result<String, AppError> {
-    percent_decode(segment, false).map_err(|why| {
+    crate::percent::decode(segment).map_err(|why| {
         AppError::BadRequest(format!("invalid path segment {}: {why}", quoted(segment)))
     })
 }
 
-/// Percent-decodes one query component (`+` is a space, as in forms).
+/// Percent-decodes one query component strictly (see [`crate::percent`]),
+/// `+` being a space, as in forms; the error says what is wrong, for the
+/// caller to prefix with the parameter it was found in.
 fn decode(component: &str) -> Result<String, String> {
-    percent_decode(component, true)
-}
-
-/// Decodes `%XX` escapes strictly (see [`crate::percent`]); `+` is a space
-/// in query components, as in forms. The error says what is wrong, for the
-/// caller to prefix with the segment or parameter it was found in.
-fn percent_decode(component: &str, plus_is_space: bool) -> Result<String, String> {
-    let decoded = if plus_is_space {
-        crate::percent::decode_form(component)
-    } else {
-        crate::percent::decode(component)
-    };
-    decoded.map_err(|malformed| malformed.to_string())
+    crate::percent::decode_form(component).map_err(|malformed| malformed.to_string())
 }
 
 #[cfg(test)]
