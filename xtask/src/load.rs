@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
+use crate::bench::stats::percentile;
 use crate::bench::{self, ms};
 use crate::control_plane;
 use crate::paths;
@@ -142,7 +143,7 @@ async fn run_async(quick: bool, started: Instant) -> Result<()> {
         kube::Client::try_from(config)?
     };
     let straight = straight_client()?;
-    bench::wait_ready(&straight).await?;
+    wait_ready(&straight).await?;
     bench::seed(&admin, SEED).await?;
     let path = format!(
         "/apis/primary-all/v1/namespaces/{}/bench0s.{}/primary",
@@ -155,7 +156,7 @@ async fn run_async(quick: bool, started: Instant) -> Result<()> {
     )
     .await?;
 
-    let rss_before = bench::server_rss_mib();
+    let rss_before = server_rss_mib();
     step(
         "Loading",
         format!(
@@ -190,7 +191,7 @@ async fn run_async(quick: bool, started: Instant) -> Result<()> {
             levels.push(level);
         }
     }
-    let rss_after = bench::server_rss_mib();
+    let rss_after = server_rss_mib();
 
     step("Cleaning", "the seeded namespace and CRDs");
     bench::reset(&admin).await?;
@@ -208,7 +209,7 @@ async fn run_async(quick: bool, started: Instant) -> Result<()> {
 /// A client that calls the extension server as kube-apiserver's front proxy
 /// does: with its client certificate (the caller is then named by headers).
 fn straight_client() -> Result<kube::Client> {
-    let mut config = bench::direct_config()?;
+    let mut config = direct_config()?;
     let pki = control_plane::pki::Pki::at(paths::control_plane_dir().join("pki"));
     config.auth_info.client_certificate =
         Some(pki.path("front-proxy-client.crt").display().to_string());
@@ -362,17 +363,8 @@ async fn measure(
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         max: latencies.last().copied().unwrap_or_default(),
-        rss_mib: bench::server_rss_mib(),
+        rss_mib: server_rss_mib(),
     }
-}
-
-/// The nearest-rank percentile of sorted samples (zero when there are none).
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// p99(N) / p99(N/2) per route, for each level whose half was measured.
@@ -677,6 +669,61 @@ fn plot(
     Ok(())
 }
 
+/// The configuration of a client of the host process: the extension server's URL and CA.
+pub(crate) fn direct_config() -> Result<kube::Config> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let state = control_plane::State::load().context("the control plane is not up")?;
+    let ca = paths::control_plane_dir()
+        .join("pki")
+        .join("extension-ca.crt");
+    let roots: Vec<Vec<u8>> = CertificateDer::pem_file_iter(&ca)?
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<_, _>>()?;
+    let mut config =
+        kube::Config::new(format!("https://127.0.0.1:{}", state.extension_port).parse()?);
+    config.root_cert = Some(roots);
+    Ok(config)
+}
+
+/// Waits until the server says it is ready (its watches synced).
+pub(crate) async fn wait_ready(direct: &kube::Client) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let ready = direct
+            .request_text(http::Request::get("/readyz").body(Vec::new())?)
+            .await;
+        if matches!(ready.as_deref(), Ok("ok")) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the extension server was not ready within 180 s: {ready:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The extension server's resident memory (VmRSS), 0 when it is not running.
+pub(crate) fn server_rss_mib() -> f64 {
+    let Some(pid) = control_plane::component("extension-server").pid() else {
+        return 0.0;
+    };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,16 +742,6 @@ mod tests {
             max: Duration::from_millis(p99_ms * 2),
             rss_mib: 40.0,
         }
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let samples: Vec<Duration> = (1..=200).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&samples, 0.50), Duration::from_millis(100));
-        assert_eq!(percentile(&samples, 0.99), Duration::from_millis(198));
-        assert_eq!(percentile(&samples, 1.0), Duration::from_millis(200));
-        assert_eq!(percentile(&samples[..1], 0.99), Duration::from_millis(1));
-        assert_eq!(percentile(&[], 0.99), Duration::ZERO);
     }
 
     #[test]

@@ -52,12 +52,17 @@ enum Commands {
     },
     /// Measure what one answer costs, per strategy, as the cluster grows.
     Bench {
-        /// The small version CI runs: K=10, M=1,000, 50 requests.
+        /// The small version CI runs: the reference point K=10, M=1,000, S=5,
+        /// every case, 5 series of 10 requests.
         #[arg(long)]
         quick: bool,
         /// Only redraw the book's plots from its CSV of the last full run.
         #[arg(long, conflicts_with = "quick")]
         replot: bool,
+        /// The seed of the series' shuffled order (the same seed repeats a
+        /// run's order exactly).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Load the primary route by two paths at rising concurrency, bounded in
     /// count and time: throughput, p50/p99, errors, the server's RSS.
@@ -183,7 +188,8 @@ fn main() -> Result<()> {
         Commands::Bench {
             quick,
             replot: false,
-        } => bench::run(quick),
+            seed,
+        } => bench::run(quick, seed),
         Commands::Load { quick } => load::run(quick),
         Commands::Fuzz { seconds, target } => fuzz::run(seconds, target.as_deref()),
         Commands::Install { cluster, image } => match cluster {
