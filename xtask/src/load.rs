@@ -3,8 +3,10 @@
 //! Seeds a modest cluster (the benchmark's seeding, at K = 5, M = 200,
 //! S = 5), then for each concurrency level N sends a fixed number of
 //! requests for the primary with its secondaries, by two routes: through
-//! kube-apiserver with the admin's client, and straight to the extension
-//! server as kube-apiserver's front proxy calls it. Every level is bounded in
+//! kube-apiserver as a user bound to the `view` role (the benchmark's
+//! caller), and straight to one of the installed Pods as kube-apiserver's
+//! front proxy calls it, naming that user. The server is the release build
+//! as `cargo xtask install` runs it. Every level is bounded in
 //! count and in time. Measures throughput, p50, p99, max and errors per level,
 //! and the extension server's RSS before the first level and after the last.
 //! Results go to `target/load/`; the full run also writes them into the book.
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::bench::stats::percentile;
 use crate::bench::{self, ms};
@@ -30,6 +32,8 @@ const SEED: bench::Config = bench::Config {
     objects: 200,
     secondaries: 5,
 };
+/// The user both routes ask as.
+const VIEWER: &str = "load-viewer";
 /// How often a level in progress says how far it got.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// RSS growth beyond `LEAK_FACTOR × before + LEAK_SLACK_MIB` fails the run:
@@ -67,7 +71,7 @@ impl Plan {
 /// The two ways a request reaches the extension server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
-    /// kubectl's way: the admin's client, through kube-apiserver.
+    /// kubectl's way: the viewer's client, through kube-apiserver.
     Apiserver,
     /// kube-apiserver's way: TLS with the front-proxy client certificate and
     /// `X-Remote-*` headers, straight to the extension server.
@@ -121,8 +125,10 @@ pub fn run(quick: bool) -> Result<()> {
     let started = Instant::now();
     let was_up = control_plane::State::load().is_some() && control_plane::is_ready();
     control_plane::up()?;
+    crate::install::local()?;
+    let pod = crate::install::a_pod_address()?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let result = runtime.block_on(run_async(quick, started));
+    let result = runtime.block_on(run_async(quick, started, pod));
     if !was_up {
         control_plane::down()?;
     }
@@ -133,16 +139,18 @@ pub fn run(quick: bool) -> Result<()> {
     result
 }
 
-async fn run_async(quick: bool, started: Instant) -> Result<()> {
+async fn run_async(quick: bool, started: Instant, pod: String) -> Result<()> {
     let plan = Plan::new(quick);
-    let admin = bench::admin_client().await?;
+    let admin_config = bench::admin_config().await?;
+    let admin = kube::Client::try_from(admin_config.clone())?;
+    bench::caller::bind_viewers(&admin).await?;
     let through = {
-        let mut config = bench::admin_config().await?;
+        let mut config = bench::caller::Minter::new(admin_config)?.config(VIEWER)?;
         // Every failure counts: no retries of 429s and 503s.
         config.default_retry = false;
         kube::Client::try_from(config)?
     };
-    let straight = straight_client()?;
+    let straight = straight_client(&pod)?;
     wait_ready(&straight).await?;
     bench::seed(&admin, SEED).await?;
     let path = format!(
@@ -208,8 +216,8 @@ async fn run_async(quick: bool, started: Instant) -> Result<()> {
 
 /// A client that calls the extension server as kube-apiserver's front proxy
 /// does: with its client certificate (the caller is then named by headers).
-fn straight_client() -> Result<kube::Client> {
-    let mut config = direct_config()?;
+fn straight_client(pod: &str) -> Result<kube::Client> {
+    let mut config = direct_config(pod)?;
     let pki = control_plane::pki::Pki::at(paths::control_plane_dir().join("pki"));
     config.auth_info.client_certificate =
         Some(pki.path("front-proxy-client.crt").display().to_string());
@@ -223,10 +231,11 @@ fn straight_client() -> Result<kube::Client> {
 async fn ask(client: &kube::Client, route: Route, path: &str) -> Result<Vec<u8>, String> {
     let mut request = http::Request::get(path);
     if route == Route::Straight {
-        // What kube-apiserver's front proxy says about the admin.
+        // What kube-apiserver's front proxy says about the viewer.
         request = request
-            .header("X-Remote-User", "admin")
-            .header("X-Remote-Group", "system:masters");
+            .header("X-Remote-User", VIEWER)
+            .header("X-Remote-Group", bench::caller::VIEWERS)
+            .header("X-Remote-Group", "system:authenticated");
     }
     let request = request
         .body(kube::client::Body::empty())
@@ -434,8 +443,10 @@ fn markdown(
 ) -> String {
     let mut out = format!(
         "Measured {date} on the project's machine ({machine}): {} requests per level, at most {} s per level, \
-         for the primary with {} secondaries (K = {}, M = {}). The extension server is the debug build \
-         that `cargo xtask cluster up` runs, with its default strategy; the load generator, etcd and \
+         for the primary with {} secondaries (K = {}, M = {}). The extension server is the release build \
+         as two Pods (`cargo xtask install`), with its default strategy; the caller is a user bound to \
+         the built-in `view` role, through kube-apiserver or named by the front proxy's headers straight \
+         to one Pod; the server's RSS is the larger of its two replicas'. The load generator, etcd and \
          kube-apiserver share the machine's cores with it.\n\n",
         plan.requests,
         plan.deadline.as_secs(),
@@ -669,25 +680,25 @@ fn plot(
     Ok(())
 }
 
-/// The configuration of a client of the host process: the extension server's URL and CA.
-pub(crate) fn direct_config() -> Result<kube::Config> {
+/// The configuration of a client of one installed Pod: its address, the
+/// serving CA, and the Service's name (a Pod's address is in no certificate).
+fn direct_config(pod: &str) -> Result<kube::Config> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    let state = control_plane::State::load().context("the control plane is not up")?;
     let ca = paths::control_plane_dir()
         .join("pki")
         .join("extension-ca.crt");
     let roots: Vec<Vec<u8>> = CertificateDer::pem_file_iter(&ca)?
         .map(|c| c.map(|c| c.to_vec()))
         .collect::<Result<_, _>>()?;
-    let mut config =
-        kube::Config::new(format!("https://127.0.0.1:{}", state.extension_port).parse()?);
+    let mut config = kube::Config::new(format!("https://{pod}:8443").parse()?);
     config.root_cert = Some(roots);
+    config.tls_server_name = Some(crate::install::SERVICE_NAMES[0].to_string());
     Ok(config)
 }
 
-/// Waits until the server says it is ready (its watches synced).
-pub(crate) async fn wait_ready(direct: &kube::Client) -> Result<()> {
+/// Waits until the Pod says it is ready (its watches synced).
+async fn wait_ready(direct: &kube::Client) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let ready = direct
@@ -704,24 +715,10 @@ pub(crate) async fn wait_ready(direct: &kube::Client) -> Result<()> {
     }
 }
 
-/// The extension server's resident memory (VmRSS), 0 when it is not running.
-pub(crate) fn server_rss_mib() -> f64 {
-    let Some(pid) = control_plane::component("extension-server").pid() else {
-        return 0.0;
-    };
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+/// The largest resident memory of the installed replicas (MiB), 0 when
+/// none runs.
+fn server_rss_mib() -> f64 {
+    bench::server::pod_rss_mib().into_iter().fold(0.0, f64::max)
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@
 //! `target/bench/` (CSV, tables, plots); the full run also writes them into
 //! `book/src/figures/`, which the book includes as they are.
 
-mod caller;
+pub(crate) mod caller;
 mod cases;
 mod count;
 mod peers;
 mod report;
 mod seed;
-mod server;
+pub(crate) mod server;
 pub(crate) mod stats;
 
 use std::collections::BTreeMap;

@@ -94,13 +94,40 @@ pub fn kube_lineage(
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let found = secondaries
+    Ok((
+        took,
+        shown(&String::from_utf8_lossy(&output.stdout), secondaries),
+    ))
+}
+
+/// How many of `names` kube-lineage's tree shows, as `<Kind>/<name>` (with
+/// or without the group) after the tree's branch characters.
+fn shown(output: &str, names: &[String]) -> usize {
+    names
         .iter()
         .filter(|name| {
-            text.split_whitespace()
-                .any(|word| word.ends_with(&format!("/{name}")))
+            let suffix = format!("/{name}");
+            output
+                .split_whitespace()
+                .any(|word| word.ends_with(&suffix))
         })
-        .count();
-    Ok((took, found))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_shows_a_secondary_by_its_kind_and_name() {
+        let output = "\
+Bench0/primary                    -   5m
+├── Bench1/sec-1                  -   5m
+└── Bench2.bench.primary-all.io/sec-2   -   5m
+";
+        let names: Vec<String> = ["sec-1", "sec-2", "sec-3", "sec-11"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(shown(output, &names), 2);
+    }
 }
