@@ -168,8 +168,87 @@ fn every_citation_is_in_the_bibliography() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Numbers that look measured: a decimal (`14.8`), or an amount with a
+/// unit a benchmark writes (`26 ms`, `3.2×`, `48 MiB`, `1.9 KiB`, `94 req/s`).
+fn measured_numbers(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_number =
+            chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_alphanumeric());
+        if !starts_number {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == ',' || chars[i] == '.') {
+            i += 1;
+        }
+        let number: String = chars[start..i].iter().collect();
+        let number = number.trim_end_matches(['.', ',']).to_string();
+        let rest: String = chars[i..chars.len().min(i + 7)].iter().collect();
+        let rest = rest.trim_start();
+        let before: String = chars[start.saturating_sub(7)..start].iter().collect();
+        let label = before.ends_with("Figure ") || before.ends_with("Table ");
+        let decimal = number.contains('.') && !label;
+        let unit = ["ms", "×", "MiB", "KiB", "req/s"]
+            .iter()
+            .any(|u| rest.starts_with(u));
+        if decimal || unit {
+            found.push(format!(
+                "{number} {}",
+                rest.split_whitespace().next().unwrap_or("")
+            ));
+        }
+    }
+    found
+}
+
+/// What the benchmark, the load test and the fuzz run measure is written by
+/// them into `figures/`, which the book includes; a number typed into the
+/// prose beside it would go stale with the next run. The Abstract, the
+/// Evaluation's Cost section and the Conclusion type none.
+#[test]
+fn the_prose_types_no_number_a_command_measures() {
+    let mut problems = Vec::new();
+    for (file, from) in [
+        ("ch00-00-abstract.md", None),
+        ("ch05-00-evaluation.md", Some("## Cost")),
+        ("ch08-00-conclusion.md", None),
+    ] {
+        let text = std::fs::read_to_string(src().join(file)).unwrap();
+        let text = match from {
+            Some(heading) => text.split(heading).nth(1).unwrap_or_default().to_string(),
+            None => text,
+        };
+        // Figure captions and alt text describe axes, not results.
+        let prose: String = text
+            .lines()
+            .filter(|l| {
+                !l.trim_start().starts_with("{{#include") && !l.trim_start().starts_with('<')
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        for number in measured_numbers(&prose) {
+            problems.push(format!("{file}: typed a measured number: {number}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[test]
 fn the_lint_itself_sees_what_it_checks() {
+    assert_eq!(
+        measured_numbers(
+            "K = 200, M = 100,000, five series (Figure 5.1); 14.8 ms, 3× and 48 MiB at v1.37"
+        ),
+        vec![
+            "14.8 ms,".to_string(),
+            "3 ×".to_string(),
+            "48 MiB".to_string()
+        ]
+    );
     assert_eq!(
         includes("a {{#include ../../x.rs:all}} b {{#include y.snap}}"),
         vec![

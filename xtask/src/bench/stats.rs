@@ -34,7 +34,7 @@ impl Spread {
         }
         sorted.sort_by(f64::total_cmp);
         let middle = sorted.len() / 2;
-        let median = if sorted.len() % 2 == 0 {
+        let median = if sorted.len().is_multiple_of(2) {
             (sorted[middle - 1] + sorted[middle]) / 2.0
         } else {
             sorted[middle]
@@ -44,15 +44,6 @@ impl Spread {
             min: sorted[0],
             max: sorted[sorted.len() - 1],
         })
-    }
-
-    /// The spread as a share of the median: (max − min) ÷ median.
-    pub fn relative(&self) -> f64 {
-        if self.median > 0.0 {
-            (self.max - self.min) / self.median
-        } else {
-            0.0
-        }
     }
 }
 
@@ -106,7 +97,6 @@ mod tests {
         assert_eq!(spread.median, 3.0);
         assert_eq!(spread.min, 1.0);
         assert_eq!(spread.max, 10.0);
-        assert_eq!(spread.relative(), 3.0);
 
         let even = Spread::of(&[4.0, 2.0]).unwrap();
         assert_eq!(even.median, 3.0);
