@@ -135,13 +135,25 @@ pub struct Sample {
     pub dispatched: Dispatched,
 }
 
+impl Sample {
+    /// This series' median latency (ms).
+    pub fn p50(&self) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        super::ms(super::stats::percentile(&sorted, 0.50))
+    }
+}
+
 /// Runs `requests` requests of `case`, one after the other, after warm-up
 /// requests that fill caches and open connections (none for the cold
 /// cases, whose point is that nothing is warm).
 pub async fn sample(target: &Target<'_>, case: Case, requests: usize, run: &str) -> Result<Sample> {
     let cold: Vec<kube::Client> = if case.is_cold() {
         (0..requests)
-            .map(|i| target.minter.client(&format!("bench-cold-{run}-{i}")))
+            .map(|i| {
+                let user = format!("bench-cold-{}-{run}-{i}", case.name());
+                target.minter.client(&user)
+            })
             .collect::<Result<_>>()?
     } else {
         for _ in 0..4 {

@@ -71,18 +71,14 @@ pub(crate) struct Plan {
     pub(crate) seed: u64,
 }
 
-/// Every case, as each point runs it with the default strategy.
-const INDEXED_CASES: [Case; 9] = [
-    Case::Get,
-    Case::GetOnePlusK,
-    Case::GroupVersion,
-    Case::Latest,
-    Case::Cached,
-    Case::GetCold,
-    Case::LatestCold,
-    Case::TreeStyle,
-    Case::KubeLineage,
-];
+/// Every case but `list-all`, which needs the Pods rolled out with its
+/// strategy: what each point runs with the default strategy.
+fn indexed_cases() -> Vec<Case> {
+    Case::ALL
+        .into_iter()
+        .filter(|case| *case != Case::ListAll)
+        .collect()
+}
 
 /// The cases at M = 100,000, where the peers and `list-all` would take
 /// minutes per request: what the scale target is about.
@@ -99,7 +95,7 @@ impl Plan {
                     objects: 1_000,
                     secondaries: 5,
                 },
-                cases: INDEXED_CASES.to_vec(),
+                cases: indexed_cases(),
                 list_all: true,
                 throughput: true,
                 restart: false,
@@ -121,7 +117,7 @@ impl Plan {
                 objects,
                 secondaries,
             },
-            cases: INDEXED_CASES.to_vec(),
+            cases: indexed_cases(),
             list_all: true,
             throughput: false,
             restart: false,
@@ -171,23 +167,16 @@ impl Plan {
 #[derive(Debug, Default)]
 pub(crate) struct Results {
     /// Per point and case, one sample per series.
-    pub(crate) samples: BTreeMap<(ConfigKey, Case), Vec<cases::Sample>>,
+    pub(crate) samples: BTreeMap<(Config, Case), Vec<cases::Sample>>,
     /// Per point and case, requests per second, one per series.
-    pub(crate) throughput: BTreeMap<(ConfigKey, Case), Vec<f64>>,
+    pub(crate) throughput: BTreeMap<(Config, Case), Vec<f64>>,
     /// Per restarted point: each new Pod's time from start to Ready, and
     /// each replica's resident memory once its answers were complete.
-    pub(crate) restarts: BTreeMap<ConfigKey, (Vec<Duration>, Vec<f64>)>,
+    pub(crate) restarts: BTreeMap<Config, (Vec<Duration>, Vec<f64>)>,
     /// The points, in the order they ran.
     pub(crate) points: Vec<Config>,
     /// The concurrent clients of the throughput measurement.
     pub(crate) clients: usize,
-}
-
-/// A [`Config`] as a map key.
-pub(crate) type ConfigKey = (usize, usize, usize);
-
-pub(crate) fn key(config: Config) -> ConfigKey {
-    (config.kinds, config.objects, config.secondaries)
 }
 
 /// Runs the benchmark; `quick` is the small version CI runs.
@@ -273,7 +262,7 @@ async fn run_async(
                     rss.iter().map(|m| m.round()).collect::<Vec<_>>()
                 ),
             );
-            results.restarts.insert(key(config), (ready, rss));
+            results.restarts.insert(config, (ready, rss));
         }
         measure_series(
             plan,
@@ -296,7 +285,7 @@ async fn run_async(
                         cases::throughput(&target, case, &clients, plan.per_client).await?;
                     results
                         .throughput
-                        .entry((key(config), case))
+                        .entry((config, case))
                         .or_default()
                         .push(per_second);
                 }
@@ -353,12 +342,15 @@ async fn measure_series(
                 target,
                 *case,
                 plan.requests_of(*case),
-                &format!("{run}-{}-{}-{series}", config.kinds, config.objects),
+                &format!(
+                    "{run}-{}-{}-{}-{series}",
+                    config.kinds, config.objects, config.secondaries
+                ),
             )
             .await?;
             results
                 .samples
-                .entry((key(config), *case))
+                .entry((config, *case))
                 .or_default()
                 .push(sample);
         }

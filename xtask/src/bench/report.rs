@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::stats::{Spread, percentile};
-use super::{Case, Config, Plan, Results, key, ms, provenance};
+use super::{Case, Config, Plan, Results, ms, provenance};
 use crate::paths;
 use crate::progress::step;
 
@@ -41,17 +41,10 @@ fn rows(results: &Results) -> Vec<Row> {
     let mut rows = Vec::new();
     for config in &results.points {
         for case in Case::ALL {
-            let Some(samples) = results.samples.get(&(key(*config), case)) else {
+            let Some(samples) = results.samples.get(&(*config, case)) else {
                 continue;
             };
-            let p50s: Vec<f64> = samples
-                .iter()
-                .map(|s| {
-                    let mut sorted = s.latencies.clone();
-                    sorted.sort();
-                    ms(percentile(&sorted, 0.50))
-                })
-                .collect();
+            let p50s: Vec<f64> = samples.iter().map(|s| s.p50()).collect();
             let mut all: Vec<Duration> = samples.iter().flat_map(|s| s.latencies.clone()).collect();
             all.sort();
             let requests = samples.first().map_or(0, |s| s.latencies.len());
@@ -199,9 +192,9 @@ fn throughput_csv(results: &Results, date: &str, machine: &str) -> String {
             let _ = writeln!(
                 csv,
                 "{date},{machine},{},{},{},{},{},{},{:.1},{:.1},{:.1}",
-                config.0,
-                config.1,
-                config.2,
+                config.kinds,
+                config.objects,
+                config.secondaries,
                 case.name(),
                 results.clients,
                 values.len(),
@@ -222,8 +215,8 @@ fn restarts_csv(results: &Results, date: &str, machine: &str) -> String {
             let _ = writeln!(
                 csv,
                 "{date},{machine},{},{},{replica},{},{:.1}",
-                config.0,
-                config.1,
+                config.kinds,
+                config.objects,
                 seconds.as_secs(),
                 rss.get(replica).copied().unwrap_or(f64::NAN)
             );
@@ -263,8 +256,8 @@ fn scale_table(results: &Results) -> String {
         let _ = writeln!(
             table,
             "| {} | {} | {} | {} |",
-            config.0,
-            config.1,
+            config.kinds,
+            config.objects,
             ready
                 .iter()
                 .map(|d| d.as_secs().to_string())
@@ -287,9 +280,9 @@ fn scale_table(results: &Results) -> String {
                 let _ = writeln!(
                     table,
                     "| {} | {} | {} | `{}` | {:.0} [{:.0}–{:.0}] |",
-                    config.0,
-                    config.1,
-                    config.2,
+                    config.kinds,
+                    config.objects,
+                    config.secondaries,
                     case.name(),
                     s.median,
                     s.min,
@@ -302,18 +295,9 @@ fn scale_table(results: &Results) -> String {
 }
 
 /// The series' p50 of one case at one point (ms), in series order.
-fn p50s(results: &Results, config: super::ConfigKey, case: Case) -> Option<Vec<f64>> {
+fn p50s(results: &Results, config: Config, case: Case) -> Option<Vec<f64>> {
     let samples = results.samples.get(&(config, case))?;
-    Some(
-        samples
-            .iter()
-            .map(|s| {
-                let mut sorted = s.latencies.clone();
-                sorted.sort();
-                ms(percentile(&sorted, 0.50))
-            })
-            .collect(),
-    )
+    Some(samples.iter().map(|s| s.p50()).collect())
 }
 
 /// `a ÷ b` per series (the i-th series of both ran in the same round),
@@ -333,8 +317,16 @@ struct Target {
 
 /// The targets of the performance issue, each from the points that measure it.
 fn targets(results: &Results) -> String {
-    let reference = (10, 1_000, 5);
-    let wide = (50, 10_000, 50);
+    let reference = Config {
+        kinds: 10,
+        objects: 1_000,
+        secondaries: 5,
+    };
+    let wide = Config {
+        kinds: 50,
+        objects: 10_000,
+        secondaries: 50,
+    };
     let mut list = Vec::new();
     let p = |config, case| p50s(results, config, case);
     let both = |a: Option<Vec<f64>>, b: Option<Vec<f64>>| match (a, b) {
@@ -372,12 +364,7 @@ fn targets(results: &Results) -> String {
         },
         met: |r| r >= 0.6,
     });
-    let k = Config {
-        kinds: 10,
-        objects: 1_000,
-        secondaries: 5,
-    }
-    .kinds_holding_secondaries() as f64;
+    let k = reference.kinds_holding_secondaries() as f64;
     list.push(Target {
         what: format!(
             "`latest` throughput ÷ (plain-GET throughput ÷ (1 + k)), k = {k}, at {} clients",
@@ -414,7 +401,7 @@ fn targets(results: &Results) -> String {
     list.push(Target {
         what: "server memory per indexed object, (RSS at M = 100,000 − RSS at M = 1,000) ÷ 99,000, K = 200 (KiB)".into(),
         wanted: "≤ 1".into(),
-        measured: match (memory((200, 100_000, 5)), memory((200, 1_000, 5))) {
+        measured: match (memory(Config { kinds: 200, objects: 100_000, secondaries: 5 }), memory(Config { kinds: 200, objects: 1_000, secondaries: 5 })) {
             (Some(big), Some(small)) => Spread::of(&[(big - small) * 1024.0 / 99_000.0]),
             _ => None,
         },
@@ -426,7 +413,11 @@ fn targets(results: &Results) -> String {
         wanted: "≤ 30".into(),
         measured: results
             .restarts
-            .get(&(200, 100_000, 5))
+            .get(&Config {
+                kinds: 200,
+                objects: 100_000,
+                secondaries: 5,
+            })
             .and_then(|(ready, _)| ready.iter().map(Duration::as_secs).max())
             .and_then(|s| Spread::of(&[s as f64])),
         met: |r| r <= 30.0,

@@ -27,7 +27,7 @@ const POPULATED_KINDS: usize = 10;
 pub(crate) const SECONDARY_KINDS: usize = 5;
 
 /// One point of the benchmark matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Config {
     /// K: the benchmark's CRDs.
     pub(crate) kinds: usize,

@@ -52,7 +52,16 @@ pub async fn set_strategy(admin: &kube::Client, strategy: Option<&str>) -> Resul
             strategy.map_or("its default strategy".into(), |s| format!("--strategy={s}"))
         ),
     );
-    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": CONTAINER, "args": args}]}}}});
+    roll_out(
+        admin,
+        json!({"spec": {"template": {"spec": {"containers": [{"name": CONTAINER, "args": args}]}}}}),
+    )
+    .await
+}
+
+/// Patches the Deployment's Pod template and waits for the rollout.
+async fn roll_out(admin: &kube::Client, patch: serde_json::Value) -> Result<()> {
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NAMESPACE);
     deployments
         .patch(
             DEPLOYMENT,
@@ -66,23 +75,18 @@ pub async fn set_strategy(admin: &kube::Client, strategy: Option<&str>) -> Resul
 /// Replaces both Pods (as `kubectl rollout restart` does) and returns how
 /// long each new Pod took from its container's start to Ready.
 pub async fn restart(admin: &kube::Client) -> Result<Vec<Duration>> {
-    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NAMESPACE);
     let stamp = format!(
         "{}",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs()
     );
-    let patch = json!({"spec": {"template": {"metadata": {"annotations": {"primary-all/bench-restarted-at": stamp}}}}});
     step("Restarting", "primary-all's Pods, to time them to Ready");
-    deployments
-        .patch(
-            DEPLOYMENT,
-            &PatchParams::default(),
-            &Patch::Strategic(&patch),
-        )
-        .await?;
-    wait_rolled_out(admin).await?;
+    roll_out(
+        admin,
+        json!({"spec": {"template": {"metadata": {"annotations": {"primary-all/bench-restarted-at": stamp}}}}}),
+    )
+    .await?;
     let pods: Api<Pod> = Api::namespaced(admin.clone(), NAMESPACE);
     let mut times = Vec::new();
     for pod in pods.list(&ListParams::default().labels(POD_LABELS)).await? {
