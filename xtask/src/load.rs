@@ -23,6 +23,7 @@ use crate::bench::stats::percentile;
 use crate::bench::{self, ms};
 use crate::control_plane;
 use crate::paths;
+use crate::plot;
 use crate::progress::{human, step};
 
 /// What the load test seeds: a primary owning 5 secondaries (of 5 kinds),
@@ -619,65 +620,29 @@ fn plot(
     y_label: &str,
     value: impl Fn(&Level) -> f64,
 ) -> Result<()> {
-    use plotters::prelude::*;
-    let draw =
-        |e: &dyn std::fmt::Debug| anyhow::anyhow!("failed to draw {}: {e:?}", path.display());
-    let x_max = levels.iter().map(|l| l.concurrency).max().unwrap_or(1) as f64;
-    let x_min = levels.iter().map(|l| l.concurrency).min().unwrap_or(1) as f64;
-    let y_max = levels.iter().map(&value).fold(0.0, f64::max);
-    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| draw(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(
-            ((x_min * 0.8)..(x_max * 1.25)).log_scale(),
-            0.0..(y_max * 1.15).max(1.0),
-        )
-        .map_err(|e| draw(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("concurrent clients (N)")
-        .y_desc(y_label)
-        .x_labels(8)
-        .y_labels(6)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(|e| draw(&e))?;
-    for (route, colour) in Route::ALL.into_iter().zip([BLUE, RED]) {
-        let points: Vec<(f64, f64)> = levels
-            .iter()
-            .filter(|l| l.route == route)
-            .map(|l| (l.concurrency as f64, value(l)))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-            .map_err(|e| draw(&e))?
-            .label(route.label())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-            });
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, colour.filled())),
-            )
-            .map_err(|e| draw(&e))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| draw(&e))?;
-    root.present().map_err(|e| draw(&e))?;
-    Ok(())
+    use plotters::style::{BLUE, RED};
+    let lines: Vec<plot::Line> = Route::ALL
+        .into_iter()
+        .zip([BLUE, RED])
+        .map(|(route, colour)| plot::Line {
+            label: route.label().to_string(),
+            colour,
+            points: levels
+                .iter()
+                .filter(|l| l.route == route)
+                .map(|l| (l.concurrency as f64, value(l)))
+                .collect(),
+        })
+        .collect();
+    let figure = plot::Figure {
+        title,
+        x_desc: "concurrent clients (N)",
+        y_desc: y_label,
+        y_log: false,
+        x_labels: 8,
+        size: (720, 420),
+    };
+    plot::lines(path, &figure, &lines)
 }
 
 /// The configuration of a client of one installed Pod: its address, the

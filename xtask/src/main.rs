@@ -15,6 +15,7 @@ mod kind;
 mod load;
 mod operators;
 mod paths;
+mod plot;
 mod progress;
 mod server_image;
 mod suites;

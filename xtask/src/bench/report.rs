@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use super::stats::{Spread, percentile};
 use super::{Case, Config, Plan, Results, ms, provenance};
 use crate::paths;
+use crate::plot;
 use crate::progress::step;
 
 /// One case at one point, summarised over its series.
@@ -544,6 +545,7 @@ fn parse_csv(csv: &str) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// One figure of the cost curve: `value` against K, a line per case.
 fn plot(
     path: &Path,
     rows: &[&Row],
@@ -552,56 +554,7 @@ fn plot(
     y_label: &str,
     value: impl Fn(&Row) -> f64,
 ) -> Result<()> {
-    use plotters::prelude::*;
-    let kinds: Vec<f64> = rows.iter().map(|r| r.config.kinds as f64).collect();
-    let (x_min, x_max) = (
-        kinds.iter().cloned().fold(f64::MAX, f64::min),
-        kinds.iter().cloned().fold(0.0, f64::max),
-    );
-    let values: Vec<f64> = rows
-        .iter()
-        .filter(|r| cases.contains(&r.case))
-        .map(|r| value(r))
-        .collect();
-    let (y_min, y_max) = (
-        values.iter().cloned().fold(f64::MAX, f64::min) / 2.0,
-        values.iter().cloned().fold(0.0, f64::max) * 2.0,
-    );
-    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
-    let err = |e: String| anyhow::anyhow!(e);
-    root.fill(&WHITE).map_err(|e| err(format!("{e:?}")))?;
-    let x_range = if x_max > x_min {
-        (x_min * 0.8)..(x_max * 1.25)
-    } else {
-        (x_min * 0.5)..(x_min * 2.0)
-    };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(
-            x_range.log_scale(),
-            (y_min.max(1e-3)..y_max.max(1.0)).log_scale(),
-        )
-        .map_err(|e| err(format!("{e:?}")))?;
-    chart
-        .configure_mesh()
-        .x_desc("kinds served by the cluster (K)")
-        .y_desc(y_label)
-        .x_labels(6)
-        .y_labels(6)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| {
-            if *y >= 1.0 {
-                format!("{y:.0}")
-            } else {
-                format!("{y}")
-            }
-        })
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .map_err(|e| err(format!("{e:?}")))?;
+    use plotters::style::{BLACK, BLUE, CYAN, GREEN, MAGENTA, RED, RGBColor};
     let colours = [
         RED,
         MAGENTA,
@@ -611,39 +564,28 @@ fn plot(
         CYAN,
         RGBColor(128, 128, 128),
     ];
-    for (case, colour) in cases.iter().zip(colours) {
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|r| r.case == *case)
-            .map(|r| (r.config.kinds as f64, value(r)))
-            .collect();
-        if points.is_empty() {
-            continue;
-        }
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-            .map_err(|e| err(format!("{e:?}")))?
-            .label(case.name())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-            });
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, colour.filled())),
-            )
-            .map_err(|e| err(format!("{e:?}")))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(format!("{e:?}")))?;
-    root.present().map_err(|e| err(format!("{e:?}")))?;
-    Ok(())
+    let lines: Vec<plot::Line> = cases
+        .iter()
+        .zip(colours)
+        .map(|(case, colour)| plot::Line {
+            label: case.name().to_string(),
+            colour,
+            points: rows
+                .iter()
+                .filter(|r| r.case == *case)
+                .map(|r| (r.config.kinds as f64, value(r)))
+                .collect(),
+        })
+        .collect();
+    let figure = plot::Figure {
+        title,
+        x_desc: "kinds served by the cluster (K)",
+        y_desc: y_label,
+        y_log: true,
+        x_labels: 6,
+        size: (760, 460),
+    };
+    plot::lines(path, &figure, &lines)
 }
 
 #[cfg(test)]
