@@ -149,10 +149,13 @@ impl WellKnown {
 const READY_LIKE: [&str; 4] = ["Ready", "Available", "Healthy", "Synced"];
 
 /// Container waiting reasons that will not resolve by waiting.
-const FAILING_WAITS: [&str; 5] = [
+/// `ErrImageNeverPull` is one: the image is not on the node and the Pod's
+/// `imagePullPolicy: Never` forbids fetching it (the case study's fault).
+const FAILING_WAITS: [&str; 6] = [
     "CrashLoopBackOff",
     "ImagePullBackOff",
     "ErrImagePull",
+    "ErrImageNeverPull",
     "CreateContainerConfigError",
     "InvalidImageName",
 ];
@@ -426,7 +429,9 @@ fn pod(data: &Value, conditions: &[Condition<'_>]) -> Read<Health> {
         },
         Some("Pending") => match find(conditions, "PodScheduled", "False") {
             Some(c) => Ok(in_progress(c.reason_or_type(), c.message)),
-            None => Ok(in_progress("PodPending", "pending")),
+            None => Ok(
+                waiting_container(data)?.unwrap_or_else(|| in_progress("PodPending", "pending"))
+            ),
         },
         None => Ok(in_progress("NotObserved", "no phase yet")),
         Some("Unknown") => Ok(unknown("PodPhaseUnknown", "its node stopped reporting")),
@@ -456,6 +461,34 @@ fn failing_container(data: &Value, list: &str) -> Read<Option<Health>> {
                 .flatten()
                 .unwrap_or(reason);
             return Ok(Some(failed(reason, format!("container {name}: {message}"))));
+        }
+    }
+    Ok(None)
+}
+
+/// A scheduled Pod that is still pending says why in its first waiting
+/// container (`ContainerCreating`, `PodInitializing`): the reason the
+/// person would otherwise look up with `kubectl describe`.
+fn waiting_container(data: &Value) -> Read<Option<Health>> {
+    for list in ["initContainerStatuses", "containerStatuses"] {
+        let Some(Value::Array(statuses)) = lookup(data, &["status", list])? else {
+            continue;
+        };
+        for container in statuses {
+            if let Some(reason) = string(container, &["state", "waiting", "reason"])
+                .ok()
+                .flatten()
+            {
+                let name = string(container, &["name"]).ok().flatten().unwrap_or("?");
+                let message = string(container, &["state", "waiting", "message"])
+                    .ok()
+                    .flatten()
+                    .unwrap_or(reason);
+                return Ok(Some(in_progress(
+                    reason,
+                    format!("container {name}: {message}"),
+                )));
+            }
         }
     }
     Ok(None)
@@ -1218,7 +1251,31 @@ mod tests {
             "phase": "Pending",
             "containerStatuses": [{"name": "web", "state": {"waiting": {"reason": "ContainerCreating"}}}],
         })));
+        assert_eq!(verdict_of(&health), (InProgress, "ContainerCreating"));
+        assert_eq!(health.message, "container web: ContainerCreating");
+    }
+
+    #[test]
+    fn a_pending_pod_without_waiting_containers_is_in_progress() {
+        let health = health(pod(json!({"phase": "Pending"})));
         assert_eq!(verdict_of(&health), (InProgress, "PodPending"));
+    }
+
+    #[test]
+    fn a_pod_whose_image_is_not_on_the_node_and_may_not_be_pulled_is_failed() {
+        let health = health(pod(json!({
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{"name": "pgbouncer", "state": {"waiting": {
+                "reason": "ErrImageNeverPull",
+                "message": "Container image \"localhost/pgbouncer:1\" is not present with pull policy of Never",
+            }}}],
+        })));
+        assert_eq!(verdict_of(&health), (Failed, "ErrImageNeverPull"));
+        assert_eq!(
+            health.message,
+            "container pgbouncer: Container image \"localhost/pgbouncer:1\" is not present with pull policy of Never"
+        );
     }
 
     #[test]

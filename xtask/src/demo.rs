@@ -20,6 +20,64 @@ pub fn run(serve: bool) -> Result<()> {
     control_plane::up()?;
     // primary-all as users run it: two replicas behind the APIService.
     crate::install::local()?;
+    apply_example()?;
+    operator()?;
+
+    // What a person runs: the kubectl plugin, on PATH from this checkout.
+    let path = plugin_path()?;
+    for args in [
+        &["get", "apiservice", "v1.primary-all"][..],
+        &["get", "pods", "-n", "primary-all", "-o", "wide"][..],
+        &["primary-all", "get", "database/db-1", "-n", "default"][..],
+        &[
+            "primary-all",
+            "get",
+            "certificate/demo-tls",
+            "-n",
+            "default",
+        ][..],
+        &["primary-all", "toplevel", "-n", "default"][..],
+    ] {
+        step("Running", format!("kubectl {}", args.join(" ")));
+        println!();
+        // Not `control_plane::kubectl()`: kubectl finds a plugin only when
+        // its name comes before any flag, so the kubeconfig goes in the env.
+        let mut plugin = Command::new(control_plane::binaries::binary("kubectl"));
+        plugin
+            .env("PATH", &path)
+            .env("KUBECONFIG", paths::kubeconfig())
+            .args(args);
+        progress::run(plugin)?;
+        println!();
+    }
+
+    println!("The cluster stays up. Try:");
+    println!("  export KUBECONFIG={}", paths::kubeconfig().display());
+    println!(
+        "  export PATH={}:$PATH",
+        std::env::split_paths(&path)
+            .take(2)
+            .map(|dir| dir.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    println!("  kubectl primary-all get database/db-1 -o wide --watch");
+    println!("  kubectl primary-all owners configmap/db-1-config");
+    println!(
+        "  kubectl get --raw /apis/primary-all/v1/namespaces/default/databases.example.com/db-1"
+    );
+    println!("  cargo xtask cluster down    # when you are done");
+    println!();
+
+    if serve {
+        book::serve()?;
+    }
+    Ok(())
+}
+
+/// Applies the example Database db-1 and what its operator would have
+/// made, and waits until the Deployment's two Pods are Ready on the node.
+pub fn apply_example() -> Result<()> {
     let example = paths::workspace_root().join("extension-server/deploy/example");
 
     step("Applying", "the Database CRD (example.com/v1)");
@@ -88,10 +146,12 @@ pub fn run(serve: bool) -> Result<()> {
         "--timeout=90s",
     ]);
     progress::run(ready)?;
+    Ok(())
+}
 
-    operator()?;
-
-    // What a person runs: the kubectl plugin, on PATH from this checkout.
+/// Builds the kubectl plugin and returns a PATH on which kubectl finds it:
+/// the plugin's directory, then kubectl's, then the caller's PATH.
+pub fn plugin_path() -> Result<std::ffi::OsString> {
     step("Building", "the kubectl plugin (kubectl-primary_all)");
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     build.current_dir(paths::workspace_root()).args([
@@ -110,54 +170,9 @@ pub fn run(serve: bool) -> Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let path = std::env::join_paths([bin.clone(), kubectl_dir.clone()].into_iter().chain(
+    Ok(std::env::join_paths([bin, kubectl_dir].into_iter().chain(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))?;
-    for args in [
-        &["get", "apiservice", "v1.primary-all"][..],
-        &["get", "pods", "-n", "primary-all", "-o", "wide"][..],
-        &["primary-all", "get", "database/db-1", "-n", "default"][..],
-        &[
-            "primary-all",
-            "get",
-            "certificate/demo-tls",
-            "-n",
-            "default",
-        ][..],
-        &["primary-all", "toplevel", "-n", "default"][..],
-    ] {
-        step("Running", format!("kubectl {}", args.join(" ")));
-        println!();
-        // Not `control_plane::kubectl()`: kubectl finds a plugin only when
-        // its name comes before any flag, so the kubeconfig goes in the env.
-        let mut plugin = Command::new(control_plane::binaries::binary("kubectl"));
-        plugin
-            .env("PATH", &path)
-            .env("KUBECONFIG", paths::kubeconfig())
-            .args(args);
-        progress::run(plugin)?;
-        println!();
-    }
-
-    println!("The cluster stays up. Try:");
-    println!("  export KUBECONFIG={}", paths::kubeconfig().display());
-    println!(
-        "  export PATH={}:{}:$PATH",
-        bin.display(),
-        kubectl_dir.display()
-    );
-    println!("  kubectl primary-all get database/db-1 -o wide --watch");
-    println!("  kubectl primary-all owners configmap/db-1-config");
-    println!(
-        "  kubectl get --raw /apis/primary-all/v1/namespaces/default/databases.example.com/db-1"
-    );
-    println!("  cargo xtask cluster down    # when you are done");
-    println!();
-
-    if serve {
-        book::serve()?;
-    }
-    Ok(())
+    ))?)
 }
 
 /// What db-1's operator would have made: one object linked by label, three
@@ -215,9 +230,10 @@ spec:
 
 /// An operator no one here wrote: cert-manager (built once from its pinned
 /// Go module), run as a host process for the `default` namespace, issues a
-/// self-signed Certificate; `cluster down` stops it.
-fn operator() -> Result<()> {
-    let controller = crate::operators::ensure_controller()?;
+/// self-signed Certificate; `cluster down` stops it. A controller already
+/// running (an earlier demo on the same cluster) is left as it is.
+pub fn operator() -> Result<()> {
+    let binary = crate::operators::ensure_controller()?;
     let crds = crate::operators::crds_folder()?;
     step(
         "Applying",
@@ -240,16 +256,19 @@ fn operator() -> Result<()> {
     ]);
     progress::output(established)?;
 
-    let mut cmd = Command::new(&controller);
+    let mut cmd = Command::new(&binary);
     cmd.arg(format!("--kubeconfig={}", paths::kubeconfig().display()))
         .arg("--namespace=default")
         // cert-manager's own option: the Certificate owns its Secret.
         .arg("--enable-certificate-owner-ref=true");
-    step(
-        "Starting",
-        "cert-manager's controller for namespace default (a host process)",
-    );
-    control_plane::component("cert-manager").start(cmd)?;
+    let controller = control_plane::component("cert-manager");
+    if controller.pid().is_none() {
+        step(
+            "Starting",
+            "cert-manager's controller for namespace default (a host process)",
+        );
+        controller.start(cmd)?;
+    }
 
     step(
         "Applying",
