@@ -6,6 +6,7 @@
 
 mod bench;
 mod book;
+mod case_study;
 mod control_plane;
 mod demo;
 mod fixtures;
@@ -72,6 +73,11 @@ enum Commands {
         #[arg(long)]
         quick: bool,
     },
+    /// Inject two faults under two primaries and look for each by four
+    /// routes (kubectl knowing the kinds, kubectl knowing none,
+    /// kube-lineage, kubectl primary-all) as a viewer: what each typed,
+    /// read and cost kube-apiserver; fails when primary-all misses one.
+    CaseStudy,
     /// Run the extension server's fuzz targets, each for a bounded time
     /// (needs a nightly toolchain; installs a pinned cargo-fuzz).
     Fuzz {
@@ -192,6 +198,7 @@ fn main() -> Result<()> {
             seed,
         } => bench::run(quick, seed),
         Commands::Load { quick } => load::run(quick),
+        Commands::CaseStudy => case_study::run(),
         Commands::Fuzz { seconds, target } => fuzz::run(seconds, target.as_deref()),
         Commands::Install { cluster, image } => match cluster {
             suites::Cluster::Local => install::local(),

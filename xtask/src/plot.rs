@@ -1,5 +1,6 @@
-//! The figures the benchmark and the load test draw: named lines of points
-//! on a logarithmic x axis, as SVG.
+//! The figures the benchmark, the load test and the case study draw, as
+//! SVG: named lines of points on a logarithmic x axis, and groups of
+//! horizontal bars, one per category, on a logarithmic x axis.
 
 use std::path::Path;
 
@@ -127,5 +128,99 @@ where
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
+    Ok(())
+}
+
+/// One group of bars: its legend, its colour, and one value per category
+/// (a category without a value gets no bar).
+#[derive(Debug, Clone)]
+pub struct Bars {
+    pub label: String,
+    pub colour: RGBColor,
+    pub values: Vec<Option<f64>>,
+}
+
+/// Draws one row per category (top to bottom, named on the left) with one
+/// bar per group, each bar labelled with its value, on a logarithmic x
+/// axis; into an SVG file at `path`.
+pub fn bars(path: &Path, figure: &Figure<'_>, categories: &[&str], groups: &[Bars]) -> Result<()> {
+    let draw =
+        |e: &dyn std::fmt::Debug| anyhow::anyhow!("failed to draw {}: {e:?}", path.display());
+    let values = || {
+        groups
+            .iter()
+            .flat_map(|g| g.values.iter().flatten().copied())
+    };
+    let x_min = values().fold(f64::MAX, f64::min).max(0.5);
+    let x_max = values().fold(1.0, f64::max);
+    let x_range = (x_min / 2.0)..(x_max * 4.0);
+    let rows = categories.len() as f64;
+    let root = SVGBackend::new(path, figure.size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| draw(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(figure.title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(170)
+        // Row 0 at the top: the y axis runs from the last row up to the first.
+        .build_cartesian_2d(x_range.clone().log_scale(), (rows - 0.5)..-0.5)
+        .map_err(|e| draw(&e))?;
+    let names: Vec<String> = categories.iter().map(|c| c.to_string()).collect();
+    chart
+        .configure_mesh()
+        .x_desc(figure.x_desc)
+        .x_labels(figure.x_labels)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_labels(categories.len() + 1)
+        .y_label_formatter(&|y| {
+            let row = y.round();
+            if (y - row).abs() < 1e-6 && row >= 0.0 {
+                names.get(row as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .draw()
+        .map_err(|e| draw(&e))?;
+    let height = 0.8 / groups.len().max(1) as f64;
+    for (g, group) in groups.iter().enumerate() {
+        let colour = group.colour;
+        let bars = group.values.iter().enumerate().filter_map(|(row, value)| {
+            let value = (*value)?;
+            let top = row as f64 - 0.4 + g as f64 * height;
+            Some((value, top, top + height))
+        });
+        chart
+            .draw_series(bars.clone().map(|(value, top, bottom)| {
+                Rectangle::new([(x_range.start, top), (value, bottom)], colour.filled())
+            }))
+            .map_err(|e| draw(&e))?
+            .label(group.label.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], colour.filled()));
+        chart
+            .draw_series(bars.map(|(value, top, bottom)| {
+                Text::new(
+                    format!(" {value:.0}"),
+                    (value, (top + bottom) / 2.0),
+                    TextStyle::from(("sans-serif", 12).into_font()).pos(
+                        plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Left,
+                            plotters::style::text_anchor::VPos::Center,
+                        ),
+                    ),
+                )
+            }))
+            .map_err(|e| draw(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| draw(&e))?;
+    root.present().map_err(|e| draw(&e))?;
     Ok(())
 }

@@ -15,8 +15,8 @@
 
 pub(crate) mod caller;
 mod cases;
-mod count;
-mod peers;
+pub(crate) mod count;
+pub(crate) mod peers;
 mod report;
 mod seed;
 pub(crate) mod server;
