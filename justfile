@@ -25,6 +25,10 @@ bench:
 load:
     cargo xtask load
 
+# Inject two faults and look for each by four routes as a viewer; writes target/case-study/ and the book's figures
+case-study:
+    cargo xtask case-study
+
 # Fuzz the path, query and header parsers for 60 s per target (needs a nightly toolchain)
 fuzz:
     cargo xtask fuzz
