@@ -68,8 +68,10 @@ pub fn run(seconds: u64, only: Option<&str>) -> Result<()> {
     step("Built", format!("the fuzz targets in {}", human(took)));
 
     let mut crashes = Vec::new();
+    let mut outcomes = Vec::new();
     for target in &targets {
         let outcome = run_target(&cargo_fuzz, &nightly_bin, &fuzz_dir, target, seconds)?;
+        outcomes.push((target.clone(), outcome.clone()));
         match &outcome.artifact {
             None => step(
                 "Fuzzed",
@@ -90,10 +92,72 @@ pub fn run(seconds: u64, only: Option<&str>) -> Result<()> {
             }
         }
     }
+    write_summary(
+        &outcomes,
+        seconds,
+        only.is_none() && seconds >= BOOK_SECONDS,
+    )?;
     if !crashes.is_empty() {
         bail!("the fuzzer found crashes:\n  {}", crashes.join("\n  "));
     }
     Ok(())
+}
+
+/// The per-target time of the run the book reports (`cargo xtask fuzz`'s
+/// default); shorter runs (CI's) write only `target/fuzz/`.
+const BOOK_SECONDS: u64 = 60;
+
+/// Writes what the run did to `target/fuzz/fuzz-results.md`, and into the
+/// book's figures when `for_the_book`: the book includes the file instead of
+/// typing the counts.
+fn write_summary(outcomes: &[(String, Outcome)], seconds: u64, for_the_book: bool) -> Result<()> {
+    let (date, machine) = crate::bench::provenance();
+    let text = summary(outcomes, seconds, &date, &machine);
+    let mut folders = vec![paths::workspace_root().join("target/fuzz")];
+    if for_the_book {
+        folders.push(paths::workspace_root().join("book/src/figures"));
+    }
+    for folder in folders {
+        std::fs::create_dir_all(&folder)?;
+        let file = folder.join("fuzz-results.md");
+        std::fs::write(&file, &text)
+            .with_context(|| format!("failed to write {}", file.display()))?;
+        step("Wrote", file.display());
+    }
+    Ok(())
+}
+
+/// One table row per target: its time, the inputs libFuzzer ran, and the
+/// crash, if any.
+fn summary(outcomes: &[(String, Outcome)], seconds: u64, date: &str, machine: &str) -> String {
+    let mut out = String::from("| Fuzz target | Time | Inputs run | Crash |\n|---|--:|--:|---|\n");
+    for (target, outcome) in outcomes {
+        out.push_str(&format!(
+            "| `{target}` | {seconds} s | {} | {} |\n",
+            thousands(outcome.runs),
+            outcome
+                .artifact
+                .as_deref()
+                .map_or("none".to_string(), |a| format!("`{a}`"))
+        ));
+    }
+    out.push_str(&format!(
+        "\nOne run of `cargo xtask fuzz` (nightly, AddressSanitizer), {date}, {machine}.\n"
+    ));
+    out
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The targets: the files in `fuzz_targets/`, sorted.
@@ -317,6 +381,35 @@ mod tests {
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_summary_has_a_row_per_target_with_its_inputs_and_crash() {
+        let clean = Outcome {
+            runs: 706_669,
+            artifact: None,
+        };
+        let crashed = Outcome {
+            runs: 12,
+            artifact: Some("artifacts/parse_request/crash-1".into()),
+        };
+        let text = summary(
+            &[
+                ("parse_request".into(), clean),
+                ("request_headers".into(), crashed),
+            ],
+            60,
+            "2026-12-02",
+            "2 cores / 24 GiB",
+        );
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows[2], "| `parse_request` | 60 s | 706,669 | none |");
+        assert_eq!(
+            rows[3],
+            "| `request_headers` | 60 s | 12 | `artifacts/parse_request/crash-1` |"
+        );
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_000), "1,000");
     }
 
     #[test]
