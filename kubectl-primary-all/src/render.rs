@@ -224,7 +224,8 @@ fn tree_rows(
 }
 
 /// The line under the tree: the primary's rolled-up health, and for a
-/// primary that is not Ready, the path down to the object it comes from.
+/// primary that is not Ready, the path down to the object it comes from,
+/// its reason, and under it the culprit's message.
 fn rolled_up(health: &Health, root: &TreeNode, below: usize, color: bool) -> String {
     let word = paint(health.status.as_str(), health_style(health.status), color);
     if health.status == HealthStatus::Ready {
@@ -240,10 +241,29 @@ fn rolled_up(health: &Health, root: &TreeNode, below: usize, color: bool) -> Str
     } else {
         health.path.join(" → ")
     };
-    match reason(health) {
+    let line = match reason(health) {
         cause if cause.is_empty() => format!("{word}: {path}"),
         cause => format!("{word}: {path}: {cause}"),
+    };
+    match culprits_sentence(health) {
+        Some(sentence) => format!("{line}\n  {sentence}"),
+        None => line,
     }
+}
+
+/// The culprit's message, when the verdict line shows its reason: the reason
+/// is one word (`Pending`), and the sentence is often the only place that
+/// says what is wrong (`issuer.cert-manager.io "selfsigned" not found`), so
+/// a person need not `kubectl get` the culprit to read it. On one line, so
+/// the output keeps its shape.
+fn culprits_sentence(health: &Health) -> Option<String> {
+    let sentence = health
+        .message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!health.reason.is_empty() && !sentence.is_empty() && sentence != health.reason)
+        .then_some(sentence)
 }
 
 fn reason_and_path(health: &Health) -> String {
@@ -614,6 +634,24 @@ mod tests {
             })
             .collect();
         assert_eq!(starts, [9, 9], "{text}");
+    }
+
+    #[test]
+    fn the_verdict_gives_the_culprits_message_once_and_on_one_line() {
+        let with = |reason: &str, message: &str| Health {
+            status: HealthStatus::Failed,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            path: Vec::new(),
+        };
+        assert_eq!(
+            culprits_sentence(&with("Pending", "Referenced issuer\n  not found")),
+            Some("Referenced issuer not found".to_string())
+        );
+        // Without a reason the verdict line already ends with the message.
+        assert_eq!(culprits_sentence(&with("", "bucket gone")), None);
+        assert_eq!(culprits_sentence(&with("Pending", "")), None);
+        assert_eq!(culprits_sentence(&with("Pending", "Pending")), None);
     }
 
     #[test]

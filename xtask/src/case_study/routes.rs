@@ -264,7 +264,10 @@ impl Terminal {
     ) -> Result<(usize, usize, bool)> {
         let rows = table_rows(&printed.stdout);
         let mut read = rows.len();
-        if rows_locate(&printed.stdout, culprit, scenario.cause) {
+        if rows_locate(&printed.stdout, culprit, scenario.cause)
+            || (table == Table::PrimaryAll
+                && verdict_locates(&printed.stdout, culprit, scenario.cause))
+        {
             return Ok((1, read, true));
         }
         let mut suspects = not_ready(&printed.stdout, table);
@@ -335,6 +338,30 @@ pub fn rows_locate(output: &str, culprit: &str, cause: &str) -> bool {
     table_rows(output)
         .iter()
         .any(|row| row.contains(culprit) && row.contains(cause))
+}
+
+/// Whether primary-all's verdict under the tree ends its path at `culprit`
+/// and says `cause`, on its line or on the message line under it.
+pub fn verdict_locates(output: &str, culprit: &str, cause: &str) -> bool {
+    let lines: Vec<&str> = output.lines().collect();
+    lines.iter().enumerate().any(|(i, line)| {
+        let Some((_, path)) = line.split_once(": ") else {
+            return false;
+        };
+        let is_verdict = ["Failed", "InProgress", "Unknown"]
+            .iter()
+            .any(|word| line.starts_with(&format!("{word}: ")));
+        let last = path.rsplit(" → ").next().unwrap_or(path);
+        let names_culprit = last.split(": ").next().is_some_and(|object| {
+            object
+                .rsplit_once('/')
+                .is_some_and(|(_, name)| name == culprit)
+        });
+        let under = lines.get(i + 1).filter(|next| next.starts_with("  "));
+        is_verdict
+            && names_culprit
+            && (line.contains(cause) || under.is_some_and(|next| next.contains(cause)))
+    })
 }
 
 /// The rows `table` marks as not ready, Events left out (they are
@@ -534,6 +561,25 @@ Database/db-1                         -                           7m
         );
         assert!(suspects[2].depth > suspects[1].depth);
         assert!(suspects[1].depth > suspects[0].depth);
+    }
+
+    #[test]
+    fn primary_alls_verdict_locates_when_its_path_ends_at_the_culprit_and_says_the_cause() {
+        let output = "\
+NAME                              HEALTH   REASON
+Certificate/api-tls               Failed   DoesNotExist
+└─ CertificateRequest/api-tls-1   Failed   Pending
+
+Failed: Certificate/api-tls → CertificateRequest/api-tls-1: Pending
+  Referenced issuer.cert-manager.io \"selfsigned\" not found
+";
+        let cause = "issuer.cert-manager.io \"selfsigned\" not found";
+        assert!(verdict_locates(output, "api-tls-1", cause));
+        assert!(!verdict_locates(output, "api-tls", cause));
+        assert!(!rows_locate(output, "api-tls-1", cause));
+
+        let ends_at_the_primary = "Failed: Certificate/api-tls: DoesNotExist\n  Issuing certificate as Secret does not exist\n";
+        assert!(!verdict_locates(ends_at_the_primary, "api-tls-1", cause));
     }
 
     #[test]
