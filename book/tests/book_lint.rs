@@ -90,6 +90,47 @@ fn every_include_resolves_and_every_anchor_exists() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// An insta snapshot opens with a header (`---`, its source, its
+/// expression, `---`) that says nothing to a reader, and insta rewrites it
+/// when a snapshot is accepted, which can make it a line shorter or longer.
+/// So every snapshot the book includes must be included from the first line
+/// after that header, which this test works out afresh.
+#[test]
+fn every_included_snapshot_starts_right_after_its_header() {
+    let mut problems = Vec::new();
+    for chapter in chapters().into_iter().filter(|c| c.is_file()) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        for target in text
+            .split("{{#include ")
+            .skip(1)
+            .filter_map(|rest| rest.split("}}").next())
+        {
+            let Some((path, range)) = target.trim().split_once(".snap") else {
+                continue;
+            };
+            let path = format!("{path}.snap");
+            let Ok(snapshot) = std::fs::read_to_string(chapter.parent().unwrap().join(&path))
+            else {
+                continue; // every_include_resolves_and_every_anchor_exists says so
+            };
+            let header_end = snapshot
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| *line == "---")
+                .nth(1)
+                .map(|(number, _)| number + 1);
+            let first = header_end.map(|end| format!(":{}:", end + 1));
+            if first.as_deref() != Some(range) {
+                problems.push(format!(
+                    "{}: {path} is included as {range:?}; its content starts at {first:?}",
+                    chapter.display()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[test]
 fn every_fence_is_tagged_and_every_ignore_fence_includes_compiled_code() {
     let mut problems = Vec::new();
