@@ -80,30 +80,48 @@ fn with_range(s: &Spread) -> String {
     }
 }
 
-/// The table the book includes.
+/// The tables the book includes: one per fault, a column per route and a
+/// row per measure, so that the routes stand side by side and the table
+/// fits a page however long the route names are.
 fn table(outcomes: &[Outcome], rounds: usize, date: &str, machine: &str) -> String {
-    let mut out = String::from(
-        "| Fault | Route | Commands | Kinds named | Objects read | Located | API calls: person | API calls: server | Time (ms) |\n\
-         |---|---|--:|--:|--:|---|--:|--:|--:|\n",
-    );
-    for o in outcomes {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            o.scenario,
-            o.route.name(),
-            o.walk.commands.len(),
-            o.walk.kinds_named,
-            o.walk.read,
-            if o.located { "yes" } else { "**no**" },
-            with_range(&o.caller_calls),
-            with_range(&o.server_calls),
-            with_range(&o.millis),
-        );
+    type Measure = (&'static str, fn(&Outcome) -> String);
+    let measures: [Measure; 7] = [
+        ("Commands", |o| o.walk.commands.len().to_string()),
+        ("Kinds named", |o| o.walk.kinds_named.to_string()),
+        ("Objects read", |o| o.walk.read.to_string()),
+        ("Located", |o| {
+            if o.located { "yes" } else { "**no**" }.to_string()
+        }),
+        ("API calls: person", |o| with_range(&o.caller_calls)),
+        ("API calls: server", |o| with_range(&o.server_calls)),
+        ("Time (ms)", |o| with_range(&o.millis)),
+    ];
+    let mut out = String::new();
+    for scenario in &SCENARIOS {
+        let columns: Vec<&Outcome> = Route::ALL
+            .iter()
+            .filter_map(|route| {
+                outcomes
+                    .iter()
+                    .find(|o| o.scenario == scenario.name && o.route == *route)
+            })
+            .collect();
+        if columns.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "**{}**\n", scenario.name);
+        let names: Vec<&str> = columns.iter().map(|o| o.route.name()).collect();
+        let _ = writeln!(out, "| | {} |", names.join(" | "));
+        let _ = writeln!(out, "|---|{}", "--:|".repeat(columns.len()));
+        for (measure, value) in measures {
+            let values: Vec<String> = columns.iter().map(|o| value(o)).collect();
+            let _ = writeln!(out, "| {measure} | {} |", values.join(" | "));
+        }
+        out.push('\n');
     }
     let _ = writeln!(
         out,
-        "\nMedians of {rounds} rounds, with their range where rounds differed; \
+        "Medians of {rounds} rounds, with their range where rounds differed; \
          API calls as kube-apiserver counted them. Measured {date} on {machine} \
          by `cargo xtask case-study`."
     );
@@ -232,11 +250,13 @@ mod tests {
             "2026-12-02",
             "2 cores / 24 GiB",
         );
-        let row = text.lines().nth(2).unwrap();
-        assert_eq!(
-            row,
-            "| db-1 rollout | kubectl, every kind | 1 | 5 | 12 | **no** | 40 (40–42) | 0 | 40 (40–42) |"
-        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "**db-1 rollout**");
+        assert_eq!(lines[2], "| | kubectl, every kind |");
+        assert_eq!(lines[3], "|---|--:|");
+        assert_eq!(lines[7], "| Located | **no** |");
+        assert_eq!(lines[8], "| API calls: person | 40 (40–42) |");
+        assert_eq!(lines[9], "| API calls: server | 0 |");
         assert!(text.contains("Medians of 5 rounds"));
     }
 
