@@ -131,6 +131,39 @@ fn every_included_snapshot_starts_right_after_its_header() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Figures are numbered by chapter, in the order they appear, as a thesis
+/// numbers them: moving a figure or adding one before another must
+/// renumber the captions, or this fails.
+#[test]
+fn figure_captions_are_numbered_in_order_within_each_chapter() {
+    let mut problems = Vec::new();
+    let mut expected: Option<(u32, u32)> = None;
+    for chapter in chapters().into_iter().filter(|c| c.is_file()) {
+        let file = chapter.file_name().unwrap().to_string_lossy().to_string();
+        let Some(number) = file
+            .strip_prefix("ch")
+            .and_then(|rest| rest.get(..2))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if expected.is_none_or(|(current, _)| current != number) {
+            expected = Some((number, 1));
+        }
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        for caption in text.split("<figcaption>Figure ").skip(1) {
+            let label = caption.split(':').next().unwrap_or_default();
+            let (chapter_number, figure) = expected.unwrap();
+            let want = format!("{chapter_number}.{figure}");
+            if label != want {
+                problems.push(format!("{file}: Figure {label} should be Figure {want}"));
+            }
+            expected = Some((chapter_number, figure + 1));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[test]
 fn every_fence_is_tagged_and_every_ignore_fence_includes_compiled_code() {
     let mut problems = Vec::new();
