@@ -128,7 +128,9 @@ fn table(outcomes: &[Outcome], rounds: usize, date: &str, machine: &str) -> Stri
     out
 }
 
-/// The commands each route typed, per fault: what the table counts.
+/// The commands each route typed, per fault: what the table counts, with
+/// the tree a tree-table route printed under its first command, as the
+/// person saw it.
 fn commands(outcomes: &[Outcome]) -> String {
     let mut out = String::new();
     for scenario in &SCENARIOS {
@@ -141,8 +143,12 @@ fn commands(outcomes: &[Outcome]) -> String {
                 continue;
             };
             let _ = writeln!(out, "{}:\n\n```console", route.name());
-            for command in &o.walk.commands {
+            for (i, command) in o.walk.commands.iter().enumerate() {
                 let _ = writeln!(out, "$ {}", shorten(command));
+                if let Some(tree) = o.walk.tree.as_deref().filter(|_| i == 0) {
+                    out.push_str(tree.trim_end());
+                    out.push('\n');
+                }
             }
             let _ = writeln!(out, "```\n");
         }
@@ -229,6 +235,7 @@ mod tests {
                 kinds_named: 5,
                 read: 12,
                 located,
+                tree: None,
                 took: Duration::from_millis(80),
             },
             located,
@@ -258,6 +265,28 @@ mod tests {
         assert_eq!(lines[8], "| API calls: person | 40 (40–42) |");
         assert_eq!(lines[9], "| API calls: server | 0 |");
         assert!(text.contains("Medians of 5 rounds"));
+    }
+
+    #[test]
+    fn a_tree_route_shows_its_tree_under_its_first_command_only() {
+        let mut lineage = outcome(Route::KubeLineage, true, 105.0);
+        lineage.walk.commands = vec![
+            "/cache/bin/kube-lineage databases.example.com db-1 -n default".into(),
+            "kubectl get Pod/db-1-x -n default -o json".into(),
+        ];
+        lineage.walk.tree = Some("NAME            READY\nDatabase/db-1   -\n\n".into());
+        let text = commands(&[lineage]);
+        assert!(
+            text.contains(
+                "```console\n\
+                 $ kube-lineage databases.example.com db-1 -n default\n\
+                 NAME            READY\n\
+                 Database/db-1   -\n\
+                 $ kubectl get Pod/db-1-x -n default -o json\n\
+                 ```"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

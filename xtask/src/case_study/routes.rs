@@ -76,6 +76,9 @@ pub struct Walk {
     pub read: usize,
     /// Whether something printed named the object at fault and the cause.
     pub located: bool,
+    /// The tree a tree-table route printed first (kube-lineage's, the
+    /// plugin's), which the report shows as the person saw it.
+    pub tree: Option<String>,
     /// From the first command to the last output.
     pub took: Duration,
 }
@@ -121,6 +124,7 @@ impl Terminal {
     pub fn walk(&self, route: Route, scenario: &Scenario, culprit: &str) -> Result<Walk> {
         let started = Instant::now();
         let mut commands = Vec::new();
+        let mut tree = None;
         let (kinds_named, read, located) = match route {
             Route::KubectlInformed => self.kubectl_informed(&mut commands, scenario, culprit)?,
             Route::KubectlSweep => self.kubectl_sweep(&mut commands, scenario, culprit)?,
@@ -136,6 +140,7 @@ impl Terminal {
                         scenario.namespace,
                     ],
                 )?;
+                tree = Some(printed.stdout.clone());
                 self.read_table(
                     &mut commands,
                     &printed,
@@ -151,6 +156,7 @@ impl Terminal {
                     "kubectl",
                     &["primary-all", "get", &target, "-n", scenario.namespace],
                 )?;
+                tree = Some(printed.stdout.clone());
                 self.read_table(
                     &mut commands,
                     &printed,
@@ -165,6 +171,7 @@ impl Terminal {
             kinds_named,
             read,
             located,
+            tree,
             took: started.elapsed(),
         })
     }
