@@ -83,10 +83,11 @@ impl Module {
     /// What a cold build of the module costs, for the progress line.
     fn cold_build(self) -> &'static str {
         match self {
-            Self::Etcd | Self::Kubernetes => {
-                "about 25 minutes on 2 cores (kubelet and kube-scheduler alone: 2–3 minutes)"
+            Self::Etcd => "about a minute",
+            Self::Kubernetes => {
+                "10 to 13 minutes on 2 cores (kubelet and kube-scheduler alone: 2–3 minutes)"
             }
-            Self::Containerd => "about 4 minutes",
+            Self::Containerd => "2 to 6 minutes",
             Self::Cni => "about 15 seconds",
             Self::Pause => "a few seconds",
         }
