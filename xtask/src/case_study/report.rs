@@ -22,6 +22,7 @@ pub fn write(outcomes: &[Outcome], dir: &Path, rounds: usize) -> Result<()> {
         ("case-study.csv", csv(outcomes, rounds, &date, &machine)),
         ("case-study.md", table(outcomes, rounds, &date, &machine)),
         ("case-study-commands.md", commands(outcomes)),
+        ("case-study-summary.md", summary(outcomes)),
     ];
     let figures = figures_dir();
     for (name, text) in &files {
@@ -37,7 +38,7 @@ pub fn write(outcomes: &[Outcome], dir: &Path, rounds: usize) -> Result<()> {
     step(
         "Wrote",
         format!(
-            "{} and book/src/figures/case-study.{{csv,md,svg}}",
+            "{} and book/src/figures/case-study{{.csv,.md,.svg,-commands.md,-summary.md}}",
             dir.display()
         ),
     );
@@ -125,6 +126,28 @@ fn table(outcomes: &[Outcome], rounds: usize, date: &str, machine: &str) -> Stri
          API calls as kube-apiserver counted them. Measured {date} on {machine} \
          by `cargo xtask case-study`."
     );
+    out
+}
+
+/// The Conclusion's short form of the tables: per fault and route, what
+/// the person had to name and type, and what it cost kube-apiserver in all.
+fn summary(outcomes: &[Outcome]) -> String {
+    let mut out = String::from(
+        "| Fault | Route | Located | Kinds named | Commands | API calls (person + server, median) |\n\
+         |---|---|---|--:|--:|--:|\n",
+    );
+    for o in outcomes {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {:.0} |",
+            o.scenario,
+            o.route.name(),
+            if o.located { "yes" } else { "**no**" },
+            o.walk.kinds_named,
+            o.walk.commands.len(),
+            o.caller_calls.median + o.server_calls.median,
+        );
+    }
     out
 }
 
@@ -265,6 +288,21 @@ mod tests {
         assert_eq!(lines[8], "| API calls: person | 40 (40–42) |");
         assert_eq!(lines[9], "| API calls: server | 0 |");
         assert!(text.contains("Medians of 5 rounds"));
+    }
+
+    #[test]
+    fn the_summary_adds_the_persons_and_the_servers_calls() {
+        let mut plugin = outcome(Route::PrimaryAll, true, 1.0);
+        plugin.server_calls = Spread {
+            median: 12.0,
+            min: 12.0,
+            max: 22.0,
+        };
+        let text = summary(&[plugin]);
+        assert_eq!(
+            text.lines().nth(2),
+            Some("| db-1 rollout | kubectl primary-all | yes | 5 | 1 | 13 |")
+        );
     }
 
     #[test]
