@@ -397,6 +397,40 @@ fn p99_ratios(levels: &[Level]) -> Vec<(Route, usize, f64)> {
         .collect()
 }
 
+/// One sentence on how the p99 grew as the clients doubled, per route: the
+/// largest ratio and which doublings, if any, went past the factor of two
+/// that Little's law allows at a fixed throughput. The book reads the
+/// table through it, so that its prose types no ratio of its own.
+fn doublings_line(levels: &[Level]) -> String {
+    let ratios = p99_ratios(levels);
+    let parts: Vec<String> = Route::ALL
+        .iter()
+        .filter_map(|route| {
+            let own: Vec<&(Route, usize, f64)> =
+                ratios.iter().filter(|(r, _, _)| r == route).collect();
+            let (_, at, largest) = own.iter().max_by(|a, b| a.2.total_cmp(&b.2))?;
+            let past: Vec<String> = own
+                .iter()
+                .filter(|(_, _, x)| *x > 2.0)
+                .map(|(_, n, _)| format!("{} → {n}", n / 2))
+                .collect();
+            let past = if past.is_empty() {
+                "no doubling past 2".to_string()
+            } else {
+                format!("past 2 at {}", past.join(", "))
+            };
+            Some(format!(
+                "{}: at most {largest:.2} (N = {at}), {past}",
+                route.label()
+            ))
+        })
+        .collect();
+    format!(
+        "p99 growth per doubling of the clients: {}.",
+        parts.join("; ")
+    )
+}
+
 fn row_line(l: &Level) -> String {
     format!(
         "N={:<3} {:<15} {:>5}/{:<5} in {:>6.1} s  {:>7.1} req/s  p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  {} errors  RSS {:.1} MiB",
@@ -481,6 +515,7 @@ fn markdown(
             );
         }
     }
+    let _ = writeln!(out, "\n{}", doublings_line(levels));
     let _ = writeln!(
         out,
         "\nExtension server RSS: {rss_before:.1} MiB before the first level, {rss_after:.1} MiB after the last. Time under load, every level by both routes: {}.",
@@ -724,6 +759,23 @@ mod tests {
         assert!((ratios[0].2 - 1.5).abs() < 1e-9);
         assert_eq!((ratios[1].0, ratios[1].1), (Route::Straight, 4));
         assert!((ratios[1].2 - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_doublings_line_names_the_largest_ratio_and_every_doubling_past_two() {
+        let levels = vec![
+            level(Route::Apiserver, 2, 10),
+            level(Route::Apiserver, 4, 15),
+            level(Route::Apiserver, 8, 40),
+            level(Route::Straight, 2, 4),
+            level(Route::Straight, 4, 6),
+        ];
+        assert_eq!(
+            doublings_line(&levels),
+            "p99 growth per doubling of the clients: \
+             kube-apiserver: at most 2.67 (N = 8), past 2 at 4 → 8; \
+             straight: at most 1.50 (N = 4), no doubling past 2."
+        );
     }
 
     #[test]
