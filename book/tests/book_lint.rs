@@ -24,18 +24,25 @@ fn chapters() -> Vec<PathBuf> {
         .collect()
 }
 
-/// `{{#include path}}` and `{{#include path:anchor}}` directives of one chapter.
-fn includes(text: &str) -> Vec<(String, Option<String>)> {
+/// What follows `{{#include ` in each include directive of one chapter, up
+/// to its `}}`: the path with its anchor or line range, if any.
+fn include_targets(text: &str) -> impl Iterator<Item = &str> {
     text.split("{{#include ")
         .skip(1)
         .filter_map(|rest| rest.split("}}").next())
-        .map(|target| match target.trim().split_once(':') {
+        .map(str::trim)
+}
+
+/// `{{#include path}}` and `{{#include path:anchor}}` directives of one chapter.
+fn includes(text: &str) -> Vec<(String, Option<String>)> {
+    include_targets(text)
+        .map(|target| match target.split_once(':') {
             // `path:6:` or `path:2:10` is a line range, not an anchor.
             Some((path, range)) if range.starts_with(|c: char| c.is_ascii_digit()) => {
                 (path.to_string(), None)
             }
             Some((path, anchor)) => (path.to_string(), Some(anchor.to_string())),
-            None => (target.trim().to_string(), None),
+            None => (target.to_string(), None),
         })
         .collect()
 }
@@ -100,12 +107,8 @@ fn every_included_snapshot_starts_right_after_its_header() {
     let mut problems = Vec::new();
     for chapter in chapters().into_iter().filter(|c| c.is_file()) {
         let text = std::fs::read_to_string(&chapter).unwrap();
-        for target in text
-            .split("{{#include ")
-            .skip(1)
-            .filter_map(|rest| rest.split("}}").next())
-        {
-            let Some((path, range)) = target.trim().split_once(".snap") else {
+        for target in include_targets(&text) {
+            let Some((path, range)) = target.split_once(".snap") else {
                 continue;
             };
             let path = format!("{path}.snap");

@@ -397,12 +397,12 @@ fn p99_ratios(levels: &[Level]) -> Vec<(Route, usize, f64)> {
         .collect()
 }
 
-/// One sentence on how the p99 grew as the clients doubled, per route: the
+/// One sentence on how the p99 grew as the clients doubled (`ratios` as
+/// [`p99_ratios`] gives them), per route: the
 /// largest ratio and which doublings, if any, went past the factor of two
 /// that Little's law allows at a fixed throughput. The book reads the
 /// table through it, so that its prose types no ratio of its own.
-fn doublings_line(levels: &[Level]) -> String {
-    let ratios = p99_ratios(levels);
+fn doublings_line(ratios: &[(Route, usize, f64)]) -> String {
     let parts: Vec<String> = Route::ALL
         .iter()
         .filter_map(|route| {
@@ -515,7 +515,7 @@ fn markdown(
             );
         }
     }
-    let _ = writeln!(out, "\n{}", doublings_line(levels));
+    let _ = writeln!(out, "\n{}", doublings_line(&ratios));
     let _ = writeln!(
         out,
         "\nExtension server RSS: {rss_before:.1} MiB before the first level, {rss_after:.1} MiB after the last. Time under load, every level by both routes: {}.",
@@ -771,7 +771,7 @@ mod tests {
             level(Route::Straight, 4, 6),
         ];
         assert_eq!(
-            doublings_line(&levels),
+            doublings_line(&p99_ratios(&levels)),
             "p99 growth per doubling of the clients: \
              kube-apiserver: at most 2.67 (N = 8), past 2 at 4 → 8; \
              straight: at most 1.50 (N = 4), no doubling past 2."

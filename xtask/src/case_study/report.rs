@@ -81,6 +81,33 @@ fn with_range(s: &Spread) -> String {
     }
 }
 
+/// The outcome of `route` on the fault named `scenario`, if it ran.
+fn outcome_of<'a>(outcomes: &'a [Outcome], scenario: &str, route: Route) -> Option<&'a Outcome> {
+    outcomes
+        .iter()
+        .find(|o| o.scenario == scenario && o.route == route)
+}
+
+/// The outcomes of the fault named `scenario`, in the order the report
+/// lists the routes.
+fn by_route<'a>(outcomes: &'a [Outcome], scenario: &str) -> Vec<&'a Outcome> {
+    Route::ALL
+        .iter()
+        .filter_map(|route| outcome_of(outcomes, scenario, *route))
+        .collect()
+}
+
+/// `yes`, or a `no` that stands out in a table of yeses.
+fn located(o: &Outcome) -> &'static str {
+    if o.located { "yes" } else { "**no**" }
+}
+
+/// What locating the fault cost kube-apiserver in all: the person's
+/// requests and the server's on their behalf (medians).
+fn all_calls(o: &Outcome) -> f64 {
+    o.caller_calls.median + o.server_calls.median
+}
+
 /// The tables the book includes: one per fault, a column per route and a
 /// row per measure, so that the routes stand side by side and the table
 /// fits a page however long the route names are.
@@ -90,23 +117,14 @@ fn table(outcomes: &[Outcome], rounds: usize, date: &str, machine: &str) -> Stri
         ("Commands", |o| o.walk.commands.len().to_string()),
         ("Kinds named", |o| o.walk.kinds_named.to_string()),
         ("Objects read", |o| o.walk.read.to_string()),
-        ("Located", |o| {
-            if o.located { "yes" } else { "**no**" }.to_string()
-        }),
+        ("Located", |o| located(o).to_string()),
         ("API calls: person", |o| with_range(&o.caller_calls)),
         ("API calls: server", |o| with_range(&o.server_calls)),
         ("Time (ms)", |o| with_range(&o.millis)),
     ];
     let mut out = String::new();
     for scenario in &SCENARIOS {
-        let columns: Vec<&Outcome> = Route::ALL
-            .iter()
-            .filter_map(|route| {
-                outcomes
-                    .iter()
-                    .find(|o| o.scenario == scenario.name && o.route == *route)
-            })
-            .collect();
+        let columns = by_route(outcomes, scenario.name);
         if columns.is_empty() {
             continue;
         }
@@ -142,10 +160,10 @@ fn summary(outcomes: &[Outcome]) -> String {
             "| {} | {} | {} | {} | {} | {:.0} |",
             o.scenario,
             o.route.name(),
-            if o.located { "yes" } else { "**no**" },
+            located(o),
             o.walk.kinds_named,
             o.walk.commands.len(),
-            o.caller_calls.median + o.server_calls.median,
+            all_calls(o),
         );
     }
     out
@@ -158,14 +176,8 @@ fn commands(outcomes: &[Outcome]) -> String {
     let mut out = String::new();
     for scenario in &SCENARIOS {
         let _ = writeln!(out, "**{}**\n", scenario.name);
-        for route in Route::ALL {
-            let Some(o) = outcomes
-                .iter()
-                .find(|o| o.scenario == scenario.name && o.route == route)
-            else {
-                continue;
-            };
-            let _ = writeln!(out, "{}:\n\n```console", route.name());
+        for o in by_route(outcomes, scenario.name) {
+            let _ = writeln!(out, "{}:\n\n```console", o.route.name());
             for (i, command) in o.walk.commands.iter().enumerate() {
                 let _ = writeln!(out, "$ {}", shorten(command));
                 if let Some(tree) = o.walk.tree.as_deref().filter(|_| i == 0) {
@@ -213,12 +225,7 @@ fn plot_calls(outcomes: &[Outcome], path: &Path) -> Result<()> {
             colour,
             values: Route::ALL
                 .iter()
-                .map(|route| {
-                    outcomes
-                        .iter()
-                        .find(|o| o.scenario == scenario.name && o.route == *route)
-                        .map(|o| o.caller_calls.median + o.server_calls.median)
-                })
+                .map(|route| outcome_of(outcomes, scenario.name, *route).map(all_calls))
                 .collect(),
         })
         .collect();

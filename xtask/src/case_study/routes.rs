@@ -140,14 +140,15 @@ impl Terminal {
                         scenario.namespace,
                     ],
                 )?;
-                tree = Some(printed.stdout.clone());
-                self.read_table(
+                let found = self.read_table(
                     &mut commands,
                     &printed,
                     scenario,
                     culprit,
                     Table::KubeLineage,
-                )?
+                )?;
+                tree = Some(printed.stdout);
+                found
             }
             Route::PrimaryAll => {
                 let target = format!("{}/{}", scenario.resource, scenario.primary);
@@ -156,14 +157,15 @@ impl Terminal {
                     "kubectl",
                     &["primary-all", "get", &target, "-n", scenario.namespace],
                 )?;
-                tree = Some(printed.stdout.clone());
-                self.read_table(
+                let found = self.read_table(
                     &mut commands,
                     &printed,
                     scenario,
                     culprit,
                     Table::PrimaryAll,
-                )?
+                )?;
+                tree = Some(printed.stdout);
+                found
             }
         };
         Ok(Walk {
@@ -271,10 +273,7 @@ impl Terminal {
     ) -> Result<(usize, usize, bool)> {
         let rows = table_rows(&printed.stdout);
         let mut read = rows.len();
-        if rows_locate(&printed.stdout, culprit, scenario.cause)
-            || (table == Table::PrimaryAll
-                && verdict_locates(&printed.stdout, culprit, scenario.cause))
-        {
+        if table.locates(&printed.stdout, culprit, scenario.cause) {
             return Ok((1, read, true));
         }
         let mut suspects = not_ready(&printed.stdout, table);
@@ -305,6 +304,15 @@ pub enum Table {
     KubeLineage,
     /// `NAME HEALTH REASON`: HEALTH is anything but `Ready`.
     PrimaryAll,
+}
+
+impl Table {
+    /// Whether what the table printed names `culprit` with `cause`: on one
+    /// row, or for primary-all also in the verdict under the tree.
+    fn locates(self, output: &str, culprit: &str, cause: &str) -> bool {
+        rows_locate(output, culprit, cause)
+            || (self == Table::PrimaryAll && verdict_locates(output, culprit, cause))
+    }
 }
 
 /// A row a table marks as not ready.
@@ -352,12 +360,10 @@ pub fn rows_locate(output: &str, culprit: &str, cause: &str) -> bool {
 pub fn verdict_locates(output: &str, culprit: &str, cause: &str) -> bool {
     let lines: Vec<&str> = output.lines().collect();
     lines.iter().enumerate().any(|(i, line)| {
-        let Some((_, path)) = line.split_once(": ") else {
+        let Some((word, path)) = line.split_once(": ") else {
             return false;
         };
-        let is_verdict = ["Failed", "InProgress", "Unknown"]
-            .iter()
-            .any(|word| line.starts_with(&format!("{word}: ")));
+        let is_verdict = ["Failed", "InProgress", "Unknown"].contains(&word);
         let last = path.rsplit(" → ").next().unwrap_or(path);
         let names_culprit = last.split(": ").next().is_some_and(|object| {
             object
